@@ -1,0 +1,561 @@
+"""Detection metrics for spoofing countermeasures (CM): DET, EER, min t-DCF, score files.
+
+Conventions (the ASVspoof ones):
+
+- Scores are float64; a higher score means "more bona fide" (or "more target" for ASV).
+- Rates and EERs are fractions in [0, 1]; only the report (``*_percent`` keys) uses percent.
+- The numbers match the official ASVspoof 2019 evaluation code (``evaluation.py`` of
+  clovaai/aasist, ``tDCF_python_v2``) exactly, quirks included: ties are broken with a
+  stable sort that puts the positive class first, the EER is the mean of the miss and
+  false-alarm rates at the operating point where they are closest, and the ASV operating
+  point is the ASV EER threshold, applied as "accept if score >= threshold".
+
+Input checks (every public function): scores must be finite, each class non-empty, and
+not hard decisions. **Hard-decision rule**: the two classes together must take at least
+3 distinct values; 2 or fewer distinct values are accept/reject decisions, whose DET
+curve has no operating point between the two trivial ones. This is the rule the official
+t-DCF code applies (``np.unique(scores).size < 3``).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = [
+    "COST_MODEL_2019",
+    "COST_MODEL_2021",
+    "CMScores",
+    "ASVScores",
+    "compute_det_curve",
+    "compute_eer",
+    "asv_error_rates",
+    "tdcf_curve_2019",
+    "tdcf_curve_2021",
+    "min_tdcf_2019",
+    "min_tdcf_2021",
+    "read_cm_scores",
+    "read_asv_scores",
+    "report_from_arrays",
+    "score_report",
+    "format_report",
+]
+
+_PSPOOF = 0.05
+# Written as products, like the official code, so the float64 priors are bit-identical.
+COST_MODEL_2019: Mapping[str, float] = {
+    "Pspoof": _PSPOOF,                  # prior of a spoofing attack
+    "Ptar": (1 - _PSPOOF) * 0.99,       # prior of a target speaker (0.9405)
+    "Pnon": (1 - _PSPOOF) * 0.01,       # prior of a zero-effort impostor (0.0095)
+    "Cmiss_asv": 1.0,                   # ASV falsely rejects a target
+    "Cfa_asv": 10.0,                    # ASV falsely accepts a nontarget
+    "Cmiss_cm": 1.0,                    # CM falsely rejects a bona fide target
+    "Cfa_cm": 10.0,                     # CM falsely accepts a spoof
+}
+"""Legacy ASVspoof 2019 t-DCF cost model (evaluation plan, Odyssey 2018 t-DCF)."""
+
+COST_MODEL_2021: Mapping[str, float] = {
+    "Pspoof": _PSPOOF,
+    "Ptar": (1 - _PSPOOF) * 0.99,
+    "Pnon": (1 - _PSPOOF) * 0.01,
+    "Cmiss": 1.0,                       # tandem system falsely rejects a target
+    "Cfa": 10.0,                        # tandem system falsely accepts a nontarget
+    "Cfa_spoof": 10.0,                  # tandem system falsely accepts a spoof
+}
+"""Revised t-DCF cost model of ASVspoof 2021 (Kinnunen et al., IEEE/ACM TASLP 2020)."""
+
+# The official 2019 dict also carries "Cmiss" and "Cfa", which the legacy formula never
+# reads; accepting them lets a caller pass that dict unchanged.
+_IGNORED_2019_KEYS = frozenset({"Cmiss", "Cfa"})
+
+CM_KEYS = ("bonafide", "spoof")
+ASV_KEYS = ("target", "nontarget", "spoof")
+# Source column values that mean "no attack" in CM files (protocols use "-").
+_BONAFIDE_SOURCES = ("-", "bonafide")
+
+
+# --------------------------------------------------------------------------- checks
+
+def _as_scores(values, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D float64 array, raising ValueError if unusable."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: scores must be numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of scores, got shape {arr.shape}; "
+                         "flatten it or pass one class at a time")
+    if arr.size == 0:
+        raise ValueError(f"{name}: no scores (empty class); both classes need at least one trial")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: {int(bad.sum())} score(s) are NaN or infinite "
+                         f"(first at index {first}: {arr[first]}); fix the scoring step")
+    return arr
+
+
+def _check_pair(pos, neg, pos_name: str, neg_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a positive/negative score pair (finite, non-empty, soft scores)."""
+    pos = _as_scores(pos, pos_name)
+    neg = _as_scores(neg, neg_name)
+    n_unique = np.unique(np.concatenate((pos, neg))).size
+    if n_unique < 3:
+        raise ValueError(f"{pos_name} and {neg_name} together take only {n_unique} distinct "
+                         "value(s): these look like hard decisions; pass soft scores "
+                         "(e.g. the bona fide logit), at least 3 distinct values")
+    return pos, neg
+
+
+def _cost_model(cost_model: Mapping[str, float] | None, default: Mapping[str, float],
+                ignored: frozenset = frozenset()) -> dict[str, float]:
+    """Merge ``cost_model`` over ``default`` and check names, signs and priors."""
+    merged = dict(default)
+    if cost_model is not None:
+        unknown = sorted(set(cost_model) - set(default) - ignored)
+        if unknown:
+            raise ValueError(f"unknown cost model key(s) {unknown}; valid keys: "
+                             f"{sorted(default)}")
+        merged.update({k: v for k, v in cost_model.items() if k in default})
+    for key, value in merged.items():
+        if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
+                and value >= 0):
+            raise ValueError(f"cost model {key}={value!r}: must be a finite number >= 0")
+    prior_sum = merged["Ptar"] + merged["Pnon"] + merged["Pspoof"]
+    if abs(prior_sum - 1) > 1e-10:
+        raise ValueError(f"cost model priors Ptar + Pnon + Pspoof = {prior_sum!r}; "
+                         "they must sum to 1")
+    return merged
+
+
+# --------------------------------------------------------------------------- DET / EER
+
+def _det(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET curve without input checks (see :func:`compute_det_curve`)."""
+    scores = np.concatenate((pos, neg))
+    is_pos = np.concatenate((np.ones(pos.size, dtype=np.int64), np.zeros(neg.size, dtype=np.int64)))
+    # Stable sort, positives first in the input: at tied scores positives are rejected
+    # first, exactly as the official mergesort does.
+    order = np.argsort(scores, kind="stable")
+    pos_rejected = np.cumsum(is_pos[order])
+    neg_rejected = np.arange(1, scores.size + 1) - pos_rejected
+    frr = np.concatenate(([0.0], pos_rejected / pos.size))
+    far = np.concatenate(([1.0], (neg.size - neg_rejected) / neg.size))
+    sorted_scores = scores[order]
+    thresholds = np.concatenate(([sorted_scores[0] - 0.001], sorted_scores))
+    return frr, far, thresholds
+
+
+def compute_det_curve(bona, spoof) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET curve of positive (``bona``) versus negative (``spoof``) scores.
+
+    Args: ``bona`` (Nb,), ``spoof`` (Ns,) array-likes of scores, higher = more bona fide.
+    Returns ``(frr, far, thresholds)``, each (Nb + Ns + 1,) float64. Point 0 rejects nothing
+    (frr 0, far 1, threshold = lowest score - 0.001); point k >= 1 rejects the k lowest
+    trials, i.e. "reject if score <= thresholds[k]" when scores are distinct.
+    Raises ValueError on NaN/inf, an empty class or hard decisions.
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    return _det(pos, neg)
+
+
+def _eer(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    frr, far, thresholds = _det(pos, neg)
+    i = int(np.argmin(np.abs(frr - far)))  # first of equally close points, as official
+    return float((frr[i] + far[i]) / 2), float(thresholds[i])
+
+
+def compute_eer(bona, spoof) -> tuple[float, float]:
+    """Equal error rate and its threshold.
+
+    Args: ``bona`` (Nb,), ``spoof`` (Ns,) scores. Returns ``(eer, threshold)``: ``eer`` a
+    fraction in [0, 1], the mean of frr and far at the DET point where |frr - far| is
+    smallest; ``threshold`` that point's threshold (score units).
+    Raises ValueError on NaN/inf, an empty class or hard decisions.
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    return _eer(pos, neg)
+
+
+# --------------------------------------------------------------------------- t-DCF
+
+def asv_error_rates(asv_target, asv_nontarget, asv_spoof,
+                    threshold: float) -> tuple[float, float, float]:
+    """ASV error rates at a fixed ``threshold`` (accept if score >= threshold).
+
+    Returns ``(pfa, pmiss, pfa_spoof)`` fractions: nontargets accepted, targets rejected,
+    spoofs accepted (the legacy code uses ``1 - pfa_spoof``, its "spoof miss rate").
+    """
+    tar = _as_scores(asv_target, "ASV target scores")
+    non = _as_scores(asv_nontarget, "ASV nontarget scores")
+    spf = _as_scores(asv_spoof, "ASV spoof scores")
+    pfa = np.count_nonzero(non >= threshold) / non.size
+    pmiss = np.count_nonzero(tar < threshold) / tar.size
+    pfa_spoof = np.count_nonzero(spf >= threshold) / spf.size
+    return float(pfa), float(pmiss), float(pfa_spoof)
+
+
+def _asv_operating_point(asv_target, asv_nontarget, asv_spoof) -> tuple[float, float, float]:
+    """ASV error rates at the ASV EER threshold, as both official t-DCF scripts fix it."""
+    tar, non = _check_pair(asv_target, asv_nontarget, "ASV target scores", "ASV nontarget scores")
+    _, threshold = _eer(tar, non)
+    return asv_error_rates(tar, non, asv_spoof, threshold)
+
+
+def tdcf_curve_2019(bona_cm, spoof_cm, pfa_asv: float, pmiss_asv: float,
+                    pmiss_spoof_asv: float, cost_model: Mapping[str, float] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Legacy (ASVspoof 2019) normalised t-DCF over all CM thresholds, for a fixed ASV.
+
+    ``pmiss_spoof_asv`` is the fraction of spoofs the ASV rejects. The curve is
+    ``(C1 * Pmiss_cm + C2 * Pfa_cm) / min(C1, C2)`` with
+    ``C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv Pfa_asv`` and
+    ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)``.
+    Returns ``(curve, thresholds)``, each (Nb + Ns + 1,), aligned with :func:`compute_det_curve`.
+    """
+    cm = _cost_model(cost_model, COST_MODEL_2019, _IGNORED_2019_KEYS)
+    pmiss_cm, pfa_cm, thresholds = compute_det_curve(bona_cm, spoof_cm)
+    c1 = cm["Ptar"] * (cm["Cmiss_cm"] - cm["Cmiss_asv"] * pmiss_asv) \
+        - cm["Pnon"] * cm["Cfa_asv"] * pfa_asv
+    c2 = cm["Cfa_cm"] * cm["Pspoof"] * (1 - pmiss_spoof_asv)
+    if c1 < 0 or c2 < 0:
+        raise ValueError(f"legacy t-DCF weights are negative (C1={c1}, C2={c2}); check the ASV "
+                         "error rates (fractions, not percent) and the cost model")
+    norm = min(c1, c2)
+    if norm <= 0:
+        raise ValueError(f"legacy t-DCF is undefined: min(C1, C2) = {norm} (e.g. the ASV rejects "
+                         "every spoof); use min_tdcf_2021, whose normaliser stays positive")
+    return (c1 * pmiss_cm + c2 * pfa_cm) / norm, thresholds
+
+
+def tdcf_curve_2021(bona_cm, spoof_cm, pfa_asv: float, pmiss_asv: float,
+                    pfa_spoof_asv: float, cost_model: Mapping[str, float] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Revised (ASVspoof 2021) normalised t-DCF over all CM thresholds, for a fixed ASV.
+
+    ``pfa_spoof_asv`` is the fraction of spoofs the ASV accepts. With
+    ``C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv``, ``C1 = Ptar Cmiss - C0`` and
+    ``C2 = Pspoof Cfa_spoof Pfa_spoof_asv`` the curve is
+    ``(C0 + C1 Pmiss_cm + C2 Pfa_cm) / (C0 + min(C1, C2))``; the denominator is the cost
+    of the better of the two trivial CMs (accept all, reject all), so min t-DCF <= 1.
+    Returns ``(curve, thresholds)``, each (Nb + Ns + 1,).
+    """
+    cm = _cost_model(cost_model, COST_MODEL_2021)
+    pmiss_cm, pfa_cm, thresholds = compute_det_curve(bona_cm, spoof_cm)
+    c0 = cm["Ptar"] * cm["Cmiss"] * pmiss_asv + cm["Pnon"] * cm["Cfa"] * pfa_asv
+    c1 = cm["Ptar"] * cm["Cmiss"] - c0
+    c2 = cm["Pspoof"] * cm["Cfa_spoof"] * pfa_spoof_asv
+    if c0 < 0 or c1 < 0 or c2 < 0:
+        raise ValueError(f"t-DCF weights are negative (C0={c0}, C1={c1}, C2={c2}); check the ASV "
+                         "error rates (fractions, not percent) and the cost model")
+    norm = c0 + min(c1, c2)
+    if norm <= 0:
+        raise ValueError("t-DCF is undefined: the default (CM-free) cost is 0, i.e. the ASV "
+                         "makes no costly error; nothing is left for a CM to improve")
+    return (c0 + c1 * pmiss_cm + c2 * pfa_cm) / norm, thresholds
+
+
+def min_tdcf_2019(bona_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
+                  cost_model: Mapping[str, float] | None = None
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Minimum legacy ASVspoof 2019 t-DCF of a CM in tandem with the given ASV scores.
+
+    Args: CM scores ``bona_cm`` (Nb,), ``spoof_cm`` (Ns,); ASV scores ``asv_target``,
+    ``asv_nontarget``, ``asv_spoof`` (any lengths >= 1). The ASV works at its EER threshold.
+    ``cost_model``: keys of :data:`COST_MODEL_2019` to override (default: that model).
+    Returns ``(min_tdcf, curve, thresholds)``; curve and thresholds are (Nb + Ns + 1,).
+    """
+    pfa, pmiss, pfa_spoof = _asv_operating_point(asv_target, asv_nontarget, asv_spoof)
+    curve, thresholds = tdcf_curve_2019(bona_cm, spoof_cm, pfa, pmiss, 1 - pfa_spoof, cost_model)
+    return float(curve.min()), curve, thresholds
+
+
+def min_tdcf_2021(bona_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
+                  cost_model: Mapping[str, float] | None = None
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Minimum revised (ASVspoof 2021) t-DCF; arguments and return as :func:`min_tdcf_2019`.
+
+    ``cost_model``: keys of :data:`COST_MODEL_2021` to override (default: that model).
+    """
+    pfa, pmiss, pfa_spoof = _asv_operating_point(asv_target, asv_nontarget, asv_spoof)
+    curve, thresholds = tdcf_curve_2021(bona_cm, spoof_cm, pfa, pmiss, pfa_spoof, cost_model)
+    return float(curve.min()), curve, thresholds
+
+
+# --------------------------------------------------------------------------- score files
+
+@dataclass(frozen=True)
+class CMScores:
+    """A CM score file: N trials of ``utt_id source key score``.
+
+    ``utt_ids``, ``sources`` (attack id, or ``-``/``bonafide``), ``keys`` (``bonafide`` or
+    ``spoof``) are lists of N strings; ``scores`` is (N,) float64.
+    """
+
+    path: str
+    utt_ids: list[str]
+    sources: list[str]
+    keys: list[str]
+    scores: np.ndarray
+
+    @property
+    def is_bonafide(self) -> np.ndarray:
+        """(N,) bool mask of bona fide trials."""
+        return np.array([k == "bonafide" for k in self.keys], dtype=bool)
+
+    @property
+    def bona(self) -> np.ndarray:
+        """(Nb,) bona fide scores."""
+        return self.scores[self.is_bonafide]
+
+    @property
+    def spoof(self) -> np.ndarray:
+        """(Ns,) spoof scores, in file order."""
+        return self.scores[~self.is_bonafide]
+
+    @property
+    def spoof_sources(self) -> list[str]:
+        """(Ns,) attack id of each spoof trial, aligned with :attr:`spoof`."""
+        return [s for s, k in zip(self.sources, self.keys) if k != "bonafide"]
+
+
+@dataclass(frozen=True)
+class ASVScores:
+    """An ASV score file: N trials of ``source key score``; ``scores`` is (N,) float64."""
+
+    path: str
+    sources: list[str]
+    keys: list[str]
+    scores: np.ndarray
+
+    def _of(self, key: str) -> np.ndarray:
+        return self.scores[np.array([k == key for k in self.keys], dtype=bool)]
+
+    @property
+    def target(self) -> np.ndarray:
+        return self._of("target")
+
+    @property
+    def nontarget(self) -> np.ndarray:
+        return self._of("nontarget")
+
+    @property
+    def spoof(self) -> np.ndarray:
+        return self._of("spoof")
+
+
+def _data_lines(path) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_no, fields)`` for each non-blank, non-comment line; DataError if none."""
+    path = os.fspath(path)
+    found = False
+    with open(path, encoding="utf-8") as fh:
+        line_no = 0
+        try:
+            for line_no, line in enumerate(fh, start=1):
+                fields = line.split()
+                if not fields or fields[0].startswith("#"):
+                    continue  # blank lines and '#' comments are skipped, as np.genfromtxt does
+                found = True
+                yield line_no, fields
+        except UnicodeDecodeError:
+            raise DataError(f"{path}:{line_no + 1}: not UTF-8 text; pass a plain-text score "
+                            "file") from None
+    if not found:
+        raise DataError(f"{path}:1: the file holds no scores (empty); "
+                        "re-run the scoring step that writes it")
+
+
+def _parse_score(path: str, line_no: int, token: str) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        raise DataError(f"{path}:{line_no}: score {token!r} is not a number; "
+                        "the last column must be a float score") from None
+    if not math.isfinite(value):
+        raise DataError(f"{path}:{line_no}: score {token!r} is not finite; "
+                        "fix the scoring step so it writes finite scores") from None
+    return value
+
+
+def read_cm_scores(path: str | os.PathLike) -> CMScores:
+    """Read a CM score file (``utt_id source key score`` per line, whitespace separated).
+
+    Blank lines and ``#`` comments are skipped. Raises DataError naming ``path:line`` on an
+    empty file, a wrong column count, a non-numeric or non-finite score, a duplicated
+    utterance id, an unknown key, or a bona fide trial with an attack id as source.
+    """
+    path = os.fspath(path)
+    utt_ids: list[str] = []
+    sources: list[str] = []
+    keys: list[str] = []
+    scores: list[float] = []
+    seen: dict[str, int] = {}
+    for line_no, fields in _data_lines(path):
+        if len(fields) != 4:
+            hint = (" (this looks like an ASV score file; pass it as the ASV scores)"
+                    if len(fields) == 3 and fields[1] in ASV_KEYS else "")
+            raise DataError(f"{path}:{line_no}: expected 4 columns 'utt_id source key score', "
+                            f"found {len(fields)}{hint}; write one trial per line")
+        utt, source, key, token = fields
+        if key not in CM_KEYS:
+            raise DataError(f"{path}:{line_no}: unknown key {key!r}; the third column must be "
+                            f"one of {', '.join(CM_KEYS)}")
+        if key == "bonafide" and source not in _BONAFIDE_SOURCES:
+            raise DataError(f"{path}:{line_no}: bona fide trial has attack id {source!r}; "
+                            "bona fide trials take source '-' (or 'bonafide')")
+        if utt in seen:
+            raise DataError(f"{path}:{line_no}: utterance id {utt!r} is duplicated (first on "
+                            f"line {seen[utt]}); score each utterance once")
+        value = _parse_score(path, line_no, token)
+        seen[utt] = line_no
+        utt_ids.append(utt)
+        sources.append(source)
+        keys.append(key)
+        scores.append(value)
+    return CMScores(path, utt_ids, sources, keys, np.asarray(scores, dtype=np.float64))
+
+
+def read_asv_scores(path: str | os.PathLike) -> ASVScores:
+    """Read an ASV score file (``source key score`` per line, key target|nontarget|spoof).
+
+    Raises DataError naming ``path:line`` on an empty file, a wrong column count, a
+    non-numeric or non-finite score, or an unknown key.
+    """
+    path = os.fspath(path)
+    sources: list[str] = []
+    keys: list[str] = []
+    scores: list[float] = []
+    for line_no, fields in _data_lines(path):
+        if len(fields) != 3:
+            hint = (" (this looks like a CM score file; pass it as the CM scores)"
+                    if len(fields) == 4 and fields[2] in CM_KEYS else "")
+            raise DataError(f"{path}:{line_no}: expected 3 columns 'source key score', "
+                            f"found {len(fields)}{hint}; use the organisers' ASV score file")
+        source, key, token = fields
+        if key not in ASV_KEYS:
+            raise DataError(f"{path}:{line_no}: unknown key {key!r}; the second column must be "
+                            f"one of {', '.join(ASV_KEYS)}")
+        scores.append(_parse_score(path, line_no, token))
+        sources.append(source)
+        keys.append(key)
+    return ASVScores(path, sources, keys, np.asarray(scores, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- reports
+
+def _natural_key(name: str) -> list:
+    """Sort key so that A2 < A10 (attack ids are letters + numbers)."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def report_from_arrays(bona_cm, spoof_cm, spoof_sources: Sequence[str] | None = None,
+                       asv_target=None, asv_nontarget=None, asv_spoof=None) -> dict:
+    """Metrics report from in-memory scores (what :func:`score_report` returns).
+
+    Args: ``bona_cm`` (Nb,), ``spoof_cm`` (Ns,) CM scores; ``spoof_sources`` (Ns,) attack id
+    of each spoof trial (ids ``-``/``bonafide`` are left out of the breakdown; None: no
+    breakdown); ASV ``asv_target``/``asv_nontarget``/``asv_spoof`` scores, all or none
+    (none: the t-DCF and ASV EER entries are None).
+    Returns a JSON-ready dict: ``eer_percent``, ``eer_threshold``, ``min_tdcf`` (legacy
+    2019), ``min_tdcf_2021``, ``asv_eer_percent``, ``per_attack_eer_percent`` (attack id ->
+    EER %, naturally sorted), ``n_bonafide``, ``n_spoof``.
+    """
+    bona, spoof = _check_pair(bona_cm, spoof_cm, "CM bona fide scores", "CM spoof scores")
+    eer, threshold = _eer(bona, spoof)
+
+    per_attack: dict[str, float] = {}
+    if spoof_sources is not None:
+        sources = np.asarray(list(spoof_sources), dtype=object)
+        if sources.shape != spoof.shape:
+            raise ValueError(f"spoof_sources has {sources.size} entries for {spoof.size} spoof "
+                             "scores; give one attack id per spoof trial")
+        attacks = sorted({s for s in sources if s not in _BONAFIDE_SOURCES}, key=_natural_key)
+        for attack in attacks:
+            # The pooled check already guarantees finite, non-empty scores; like the official
+            # breakdown, a single attack is not re-checked for hard decisions.
+            per_attack[attack] = 100 * _eer(bona, spoof[sources == attack])[0]
+
+    asv = (asv_target, asv_nontarget, asv_spoof)
+    min_tdcf = min_tdcf_21 = asv_eer = None
+    if any(a is not None for a in asv):
+        if any(a is None for a in asv):
+            raise ValueError("ASV scores need all of asv_target, asv_nontarget and asv_spoof "
+                             "(or none of them, to skip the t-DCF)")
+        tar, non = _check_pair(asv_target, asv_nontarget, "ASV target scores",
+                               "ASV nontarget scores")
+        asv_eer = 100 * _eer(tar, non)[0]
+        min_tdcf = min_tdcf_2019(bona, spoof, tar, non, asv_spoof)[0]
+        min_tdcf_21 = min_tdcf_2021(bona, spoof, tar, non, asv_spoof)[0]
+
+    return {
+        "eer_percent": 100 * eer,
+        "eer_threshold": threshold,
+        "min_tdcf": min_tdcf,
+        "min_tdcf_2021": min_tdcf_21,
+        "asv_eer_percent": asv_eer,
+        "per_attack_eer_percent": per_attack,
+        "n_bonafide": int(bona.size),
+        "n_spoof": int(spoof.size),
+    }
+
+
+def score_report(cm_path: str | os.PathLike, asv_path: str | os.PathLike | None = None) -> dict:
+    """Read a CM score file (and an ASV score file) and return :func:`report_from_arrays`.
+
+    Raises DataError naming the file when it is malformed or lacks a class.
+    """
+    cm = read_cm_scores(cm_path)
+    if not np.any(cm.is_bonafide) or np.all(cm.is_bonafide):
+        missing = "bonafide" if not np.any(cm.is_bonafide) else "spoof"
+        raise DataError(f"{cm.path}: no '{missing}' trials; the EER needs both bonafide and "
+                        "spoof trials")
+    try:
+        _check_pair(cm.bona, cm.spoof, "CM bona fide scores", "CM spoof scores")
+    except ValueError as exc:
+        raise DataError(f"{cm.path}: {exc}") from None
+    if asv_path is None:
+        return report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources)
+
+    asv = read_asv_scores(asv_path)
+    for key in ASV_KEYS:
+        if key not in asv.keys:
+            raise DataError(f"{asv.path}: no '{key}' trials; the t-DCF needs target, nontarget "
+                            "and spoof ASV scores (the organisers' *.asv.*.gi.trl.scores.txt)")
+    try:
+        _check_pair(asv.target, asv.nontarget, "ASV target scores", "ASV nontarget scores")
+        return report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources,
+                                  asv.target, asv.nontarget, asv.spoof)
+    except DataError:
+        raise
+    except ValueError as exc:
+        # What is left (e.g. an undefined t-DCF) depends on both files.
+        raise DataError(f"{cm.path} with {asv.path}: {exc}") from None
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def format_report(report: Mapping) -> str:
+    """Render a :func:`score_report` dict as a plain-text table (no trailing newline)."""
+    lines = [
+        f"{'trials':<24}{report['n_bonafide']} bona fide, {report['n_spoof']} spoof",
+        f"{'CM EER':<24}{_fmt(report['eer_percent'], '.4f')} %"
+        f"   (threshold {_fmt(report.get('eer_threshold'), '.6g')})",
+        f"{'min t-DCF (2019)':<24}{_fmt(report.get('min_tdcf'), '.6f')}",
+    ]
+    if "min_tdcf_2021" in report:
+        lines.append(f"{'min t-DCF (2021)':<24}{_fmt(report['min_tdcf_2021'], '.6f')}")
+    lines.append(f"{'ASV EER':<24}{_fmt(report.get('asv_eer_percent'), '.4f')} %")
+    per_attack = report.get("per_attack_eer_percent") or {}
+    if per_attack:
+        width = max(6, *(len(a) for a in per_attack))
+        lines += ["", f"{'attack':<{width}}  {'EER (%)':>9}", f"{'-' * width}  {'-' * 9}"]
+        lines += [f"{a:<{width}}  {v:>9.4f}" for a, v in per_attack.items()]
+    return "\n".join(lines)

@@ -1,0 +1,404 @@
+"""Tests for aasist.metrics: official-code parity, hand-computed cases, input and file errors."""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aasist import metrics as m
+from aasist.errors import DataError
+
+REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "metrics" / "la_eval_like"
+
+
+# --------------------------------------------------------------------------- reference parity
+
+@pytest.fixture(scope="module")
+def reference():
+    if not (REFERENCE / "expected.json").is_file():
+        pytest.skip(f"reference scores not present at {REFERENCE}")
+    expected = json.loads((REFERENCE / "expected.json").read_text())
+    report = m.score_report(REFERENCE / "cm_scores.txt", REFERENCE / "asv_scores.txt")
+    return expected, report
+
+
+def test_reference_pooled_metrics_match_official(reference):
+    expected, report = reference
+    assert report["eer_percent"] == pytest.approx(expected["eer_percent"], abs=1e-6)
+    assert report["min_tdcf"] == pytest.approx(expected["min_tdcf"], abs=1e-6)
+    assert report["asv_eer_percent"] == pytest.approx(expected["asv_eer_percent"], abs=1e-6)
+
+
+def test_reference_per_attack_eer_match_official(reference):
+    expected, report = reference
+    got = report["per_attack_eer_percent"]
+    assert list(got) == sorted(expected["per_attack_eer_percent"])
+    for attack, value in expected["per_attack_eer_percent"].items():
+        assert got[attack] == pytest.approx(value, abs=1e-6), attack
+
+
+def test_reference_report_shape(reference):
+    _, report = reference
+    cm = m.read_cm_scores(REFERENCE / "cm_scores.txt")
+    assert report["n_bonafide"] == int(cm.is_bonafide.sum()) > 0
+    assert report["n_spoof"] == len(cm.scores) - report["n_bonafide"]
+    assert 0 < report["min_tdcf_2021"] <= 1
+    json.dumps(report)  # the CLI writes it as JSON
+    text = m.format_report(report)
+    assert "A07" in text and "A19" in text and "min t-DCF" in text
+
+
+def test_reference_arrays_and_files_agree(reference):
+    _, report = reference
+    cm = m.read_cm_scores(REFERENCE / "cm_scores.txt")
+    asv = m.read_asv_scores(REFERENCE / "asv_scores.txt")
+    again = m.report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources,
+                                 asv.target, asv.nontarget, asv.spoof)
+    assert again == report
+
+
+# --------------------------------------------------------------------------- DET and EER
+
+def test_det_curve_known_points():
+    # sorted: 0.1 s, 0.2 b, 0.4 s, 0.5 s, 0.6 b, 0.9 b
+    frr, far, thr = m.compute_det_curve([0.2, 0.6, 0.9], [0.1, 0.4, 0.5])
+    np.testing.assert_allclose(frr, [0, 0, 1 / 3, 1 / 3, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(far, [1, 2 / 3, 2 / 3, 1 / 3, 0, 0, 0])
+    np.testing.assert_allclose(thr, [0.1 - 0.001, 0.1, 0.2, 0.4, 0.5, 0.6, 0.9])
+    assert frr.dtype == far.dtype == thr.dtype == np.float64
+    eer, threshold = m.compute_eer([0.2, 0.6, 0.9], [0.1, 0.4, 0.5])
+    assert eer == pytest.approx(1 / 3) and threshold == 0.4
+
+
+def test_perfect_separation_gives_zero_eer():
+    eer, threshold = m.compute_eer([2.0, 3.0], [0.0, 1.0])
+    assert eer == 0.0 and threshold == 1.0  # the highest spoof score
+
+
+def test_reversed_scores_give_eer_one():
+    eer, _ = m.compute_eer([0.0, 1.0], [2.0, 3.0])
+    assert eer == 1.0
+
+
+def test_symmetric_interleaving_gives_half():
+    # sorted: b s s b b s s b -> frr and far cross at exactly 0.5
+    eer, threshold = m.compute_eer([1, 4, 5, 8], [2, 3, 6, 7])
+    assert eer == 0.5 and threshold == 4
+
+
+def test_fully_overlapping_distributions_give_half():
+    rng = np.random.default_rng(0)
+    eer, _ = m.compute_eer(rng.normal(size=20000), rng.normal(size=20000))
+    assert eer == pytest.approx(0.5, abs=0.01)
+
+
+def test_ties_reject_bona_fide_first_like_official_mergesort():
+    # Identical scores: at each tie the bona fide trial is counted as rejected first,
+    # so the EER is 2/3, not 1/2 (the official code's behaviour, kept on purpose).
+    frr, far, _ = m.compute_det_curve([1, 2, 3], [1, 2, 3])
+    np.testing.assert_allclose(frr, [0, 1 / 3, 1 / 3, 2 / 3, 2 / 3, 1, 1])
+    np.testing.assert_allclose(far, [1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 0])
+    assert m.compute_eer([1, 2, 3], [1, 2, 3])[0] == pytest.approx(2 / 3)
+
+
+def test_det_curve_matches_brute_force_threshold_sweep():
+    rng = np.random.default_rng(1)
+    bona, spoof = rng.normal(1, 1, 23), rng.normal(0, 1, 17)  # distinct scores
+    frr, far, thr = m.compute_det_curve(bona, spoof)
+    for k in range(1, len(thr)):  # point k: reject if score <= thr[k]
+        assert frr[k] == pytest.approx(sum(b <= thr[k] for b in bona) / len(bona))
+        assert far[k] == pytest.approx(sum(s > thr[k] for s in spoof) / len(spoof))
+    assert (frr[0], far[0]) == (0.0, 1.0)
+    assert np.all(np.diff(frr) >= 0) and np.all(np.diff(far) <= 0)
+
+
+def test_eer_accepts_lists_ints_and_float32():
+    a = m.compute_eer(np.array([3, 4, 5], dtype=np.float32), np.array([1, 2], dtype=np.float32))
+    b = m.compute_eer([3, 4, 5], [1, 2])
+    assert a == b == (0.0, 2.0)
+
+
+# --------------------------------------------------------------------------- input errors
+
+NAN_CASES = [
+    ([1.0, math.nan, 2.0], [0.0, 0.5]),
+    ([1.0, 2.0], [0.0, math.inf, 0.5]),
+    ([1.0, -math.inf, 2.0], [0.0, 0.5]),
+]
+EMPTY_CASES = [([], [0.0, 1.0, 2.0]), ([0.0, 1.0, 2.0], [])]
+HARD_CASES = [([1, 1, 1], [0, 0]), ([1, 1], [1, 1]), ([1.0, 0.0], [0.0])]
+ASV_OK = ([3.0, 4.0, 5.0], [0.0, 1.0, 2.5], [2.0, 3.5])
+
+
+@pytest.mark.parametrize("func", ["det", "eer", "tdcf2019", "tdcf2021"])
+@pytest.mark.parametrize("bona,spoof,match", [
+    *[(b, s, "NaN or infinite") for b, s in NAN_CASES],
+    *[(b, s, "empty") for b, s in EMPTY_CASES],
+    *[(b, s, "hard decisions") for b, s in HARD_CASES],
+    ([[1.0, 2.0], [3.0, 4.0]], [0.0], "1-D"),
+    (["a", "b", "c"], [0.0], "must be numbers"),
+])
+def test_bad_cm_scores_raise_value_error(func, bona, spoof, match):
+    call = {
+        "det": lambda: m.compute_det_curve(bona, spoof),
+        "eer": lambda: m.compute_eer(bona, spoof),
+        "tdcf2019": lambda: m.min_tdcf_2019(bona, spoof, *ASV_OK),
+        "tdcf2021": lambda: m.min_tdcf_2021(bona, spoof, *ASV_OK),
+    }[func]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("func", [m.min_tdcf_2019, m.min_tdcf_2021])
+@pytest.mark.parametrize("asv,match", [
+    (([3.0, math.nan], [0.0, 1.0], [2.0]), "ASV target scores.*NaN"),
+    (([3.0, 4.0], [0.0, math.inf], [2.0]), "ASV nontarget scores.*NaN"),
+    (([3.0, 4.0], [0.0, 1.0], [math.nan]), "ASV spoof scores.*NaN"),
+    (([], [0.0, 1.0], [2.0]), "ASV target scores.*empty"),
+    (([3.0, 4.0], [0.0, 1.0], []), "ASV spoof scores.*empty"),
+    (([1.0, 1.0], [0.0], [2.0]), "hard decisions"),
+])
+def test_bad_asv_scores_raise_value_error(func, asv, match):
+    with pytest.raises(ValueError, match=match):
+        func([1.0, 2.0, 3.0], [0.0, 0.5], *asv)
+
+
+@pytest.mark.parametrize("func,cost_model,match", [
+    (m.min_tdcf_2019, {"Cfa_spoof": 10}, "unknown cost model key"),
+    (m.min_tdcf_2021, {"Cmiss_cm": 1}, "unknown cost model key"),
+    (m.min_tdcf_2019, {"Ptar": 0.5}, "sum to 1"),
+    (m.min_tdcf_2021, {"Pspoof": 0.1}, "sum to 1"),
+    (m.min_tdcf_2019, {"Cfa_cm": -1}, ">= 0"),
+    (m.min_tdcf_2021, {"Cmiss": math.nan}, ">= 0"),
+])
+def test_bad_cost_model_raises(func, cost_model, match):
+    with pytest.raises(ValueError, match=match):
+        func([1.0, 2.0, 3.0], [0.0, 0.5], *ASV_OK, cost_model=cost_model)
+
+
+def test_official_2019_cost_dict_is_accepted_unchanged():
+    official = dict(m.COST_MODEL_2019, Cmiss=1, Cfa=10)  # the official dict's unused extras
+    a = m.min_tdcf_2019([1.0, 2.0, 3.0], [0.0, 0.5], *ASV_OK, cost_model=official)[0]
+    b = m.min_tdcf_2019([1.0, 2.0, 3.0], [0.0, 0.5], *ASV_OK)[0]
+    assert a == b
+
+
+def test_legacy_tdcf_undefined_when_asv_rejects_every_spoof():
+    # ASV threshold 3.0 (its EER point); spoofs all below -> C2 = 0 -> legacy norm is 0.
+    with pytest.raises(ValueError, match="undefined"):
+        m.min_tdcf_2019([1.0, 2.0, 3.0], [0.0, 0.5], [3.0, 4.0, 5.0], [0.0, 1.0, 2.0], [-5.0])
+    # ... while the revised t-DCF stays defined (its normaliser keeps the ASV's own cost);
+    # with no spoof getting past the ASV a CM cannot help, so the best CM accepts all: 1.0.
+    value, _, _ = m.min_tdcf_2021([1.0, 2.0, 3.0], [0.0, 0.5], [3.0, 4.0, 5.0],
+                                  [0.0, 1.0, 2.0], [-5.0])
+    assert value == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- t-DCF
+
+# ASV scores whose EER operating point is easy to check by hand:
+# sorted -1n 0n 1n 2t 2.5n 3t 4t 5t -> EER point 4, threshold 2.0;
+# accept if >= 2.0: Pmiss = 0/4, Pfa = 1/4 (2.5), spoofs accepted = 3/5 (2.0, 2.5, 3.0).
+ASV_TAR = [2.0, 3.0, 4.0, 5.0]
+ASV_NON = [-1.0, 0.0, 1.0, 2.5]
+ASV_SPOOF = [1.5, 2.5, 3.0, 0.0, 2.0]
+
+
+def test_asv_operating_point_by_hand():
+    eer, threshold = m.compute_eer(ASV_TAR, ASV_NON)
+    assert (eer, threshold) == (0.25, 2.0)
+    assert m.asv_error_rates(ASV_TAR, ASV_NON, ASV_SPOOF, threshold) == (0.25, 0.0, 0.6)
+
+
+def test_legacy_tdcf_curve_end_points_by_hand():
+    # Pmiss_asv 0, Pfa_asv 0.25, Pmiss_spoof_asv 0.4:
+    # C1 = 0.9405 * (1 - 0) - 0.0095 * 10 * 0.25 = 0.91675, C2 = 10 * 0.05 * 0.6 = 0.3
+    curve, thr = m.tdcf_curve_2019([1.0, 2.0, 3.0], [0.0, 0.5], 0.25, 0.0, 0.4)
+    assert curve[0] == pytest.approx(0.3 / 0.3)        # accept all: Pfa_cm = 1
+    assert curve[-1] == pytest.approx(0.91675 / 0.3)   # reject all: Pmiss_cm = 1
+    assert curve.min() == pytest.approx(0.0)           # perfectly separated CM
+    assert curve.shape == thr.shape == (6,)
+
+
+def _brute_force_min_tdcf_2021(bona, spoof, tar, non, spf, asv_threshold):
+    """min t-DCF from the tandem definition (TASLP 2020), averaging over CM x ASV trial pairs.
+
+    The CM and the ASV are independent; the CM sees a target and a nontarget as bona fide.
+    Tandem errors: a target is missed if either system rejects it; a nontarget or a spoof
+    is falsely accepted if both systems accept it. Cost = Cmiss Ptar P(miss target) +
+    Cfa Pnon P(accept nontarget) + Cfa_spoof Pspoof P(accept spoof), normalised by the
+    cheaper of the two trivial CMs (accept everything, reject everything).
+    """
+    c = m.COST_MODEL_2021
+    asv_acc = lambda x: x >= asv_threshold
+
+    def cost(cm_threshold):
+        cm_acc = lambda x: x > cm_threshold  # reject if score <= threshold
+        p_miss = np.mean([not (cm_acc(b) and asv_acc(t)) for b, t in itertools.product(bona, tar)])
+        p_fa_non = np.mean([cm_acc(b) and asv_acc(n) for b, n in itertools.product(bona, non)])
+        p_fa_spf = np.mean([cm_acc(s) and asv_acc(a) for s, a in itertools.product(spoof, spf)])
+        return (c["Cmiss"] * c["Ptar"] * p_miss + c["Cfa"] * c["Pnon"] * p_fa_non
+                + c["Cfa_spoof"] * c["Pspoof"] * p_fa_spf)
+
+    default = min(cost(-math.inf), cost(math.inf))
+    candidates = [-math.inf, *sorted(set(bona) | set(spoof))]
+    return min(cost(t) for t in candidates) / default
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tdcf_2021_matches_brute_force_tandem_definition(seed):
+    rng = np.random.default_rng(seed)
+    bona = list(rng.normal(1.0, 1.0, 9))
+    spoof = list(rng.normal(0.0, 1.0, 11))
+    expected = _brute_force_min_tdcf_2021(bona, spoof, ASV_TAR, ASV_NON, ASV_SPOOF, 2.0)
+    got, curve, thresholds = m.min_tdcf_2021(bona, spoof, ASV_TAR, ASV_NON, ASV_SPOOF)
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert curve.shape == thresholds.shape == (len(bona) + len(spoof) + 1,)
+    assert got <= 1.0 + 1e-12  # never worse than the better trivial CM
+
+
+def test_tdcf_2021_default_cost_model_values():
+    cm = m.COST_MODEL_2021
+    assert (cm["Pspoof"], cm["Cmiss"], cm["Cfa"], cm["Cfa_spoof"]) == (0.05, 1, 10, 10)
+    assert cm["Ptar"] == pytest.approx(0.9405) and cm["Pnon"] == pytest.approx(0.0095)
+    assert m.COST_MODEL_2019["Ptar"] == pytest.approx(0.9405)
+
+
+# --------------------------------------------------------------------------- score files
+
+def _write(tmp_path, text, name="scores.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_read_cm_scores_parses_columns(tmp_path):
+    path = _write(tmp_path, "# comment\nLA_E_1 - bonafide 1.5\n\nLA_E_A8093886 A07 spoof -0.25\n"
+                            "LA_E_3 bonafide bonafide 2\n")
+    cm = m.read_cm_scores(path)
+    assert cm.utt_ids == ["LA_E_1", "LA_E_A8093886", "LA_E_3"]
+    assert cm.sources == ["-", "A07", "bonafide"]
+    assert cm.keys == ["bonafide", "spoof", "bonafide"]
+    assert cm.scores.dtype == np.float64
+    np.testing.assert_array_equal(cm.bona, [1.5, 2.0])
+    np.testing.assert_array_equal(cm.spoof, [-0.25])
+    assert cm.spoof_sources == ["A07"] and cm.path == str(path)
+
+
+def test_read_asv_scores_parses_columns(tmp_path):
+    path = _write(tmp_path, "bonafide target 2.5\nbonafide nontarget -1\nA07 spoof 0.4\n")
+    asv = m.read_asv_scores(path)
+    assert (list(asv.target), list(asv.nontarget), list(asv.spoof)) == ([2.5], [-1.0], [0.4])
+    assert asv.sources == ["bonafide", "bonafide", "A07"]
+
+
+@pytest.mark.parametrize("text,line,what", [
+    ("", 1, "no scores"),
+    ("\n# only a comment\n\n", 1, "no scores"),
+    ("LA_E_1 - bonafide 1.0\nLA_E_2 A07 spoof\n", 2, "expected 4 columns"),
+    ("LA_E_1 - bonafide 1.0 extra\n", 1, "expected 4 columns"),
+    ("bonafide target 1.0\n", 1, "looks like an ASV score file"),
+    ("LA_E_1 - bonafide 1.0\nLA_E_2 A07 spoof abc\n", 2, "is not a number"),
+    ("LA_E_1 - bonafide nan\n", 1, "not finite"),
+    ("LA_E_1 - bonafide 1\nLA_E_2 A07 spoof -inf\n", 2, "not finite"),
+    ("LA_E_1 - bonafide 1\nLA_E_2 A07 spoof 0\nLA_E_1 A08 spoof 0.5\n", 3,
+     "'LA_E_1' is duplicated \\(first on line 1\\)"),
+    ("LA_E_1 - bona-fide 1\n", 1, "unknown key 'bona-fide'.*bonafide, spoof"),
+    ("LA_E_1 A07 bonafide 1\n", 1, "bona fide trial has attack id 'A07'"),
+])
+def test_malformed_cm_file_errors_name_file_and_line(tmp_path, text, line, what):
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError, match=what) as info:
+        m.read_cm_scores(path)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+    assert "; " in str(info.value)  # what is wrong; how to fix it
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("text,line,what", [
+    ("", 1, "no scores"),
+    ("bonafide target 1.0\nA07 spoof\n", 2, "expected 3 columns"),
+    ("LA_E_1 - bonafide 1.0\n", 1, "looks like a CM score file"),
+    ("bonafide target x1\n", 1, "is not a number"),
+    ("bonafide target inf\n", 1, "not finite"),
+    ("bonafide tar 1.0\n", 1, "unknown key 'tar'.*target, nontarget, spoof"),
+])
+def test_malformed_asv_file_errors_name_file_and_line(tmp_path, text, line, what):
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError, match=what) as info:
+        m.read_asv_scores(path)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+def test_non_utf8_file_is_a_data_error(tmp_path):
+    path = tmp_path / "binary.txt"
+    path.write_bytes(b"LA_E_1 - bonafide 1.0\n\xff\xfe\x00garbage\n")
+    with pytest.raises(DataError, match="not UTF-8"):
+        m.read_cm_scores(path)
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        m.read_cm_scores(tmp_path / "nope.txt")
+
+
+# --------------------------------------------------------------------------- reports
+
+CM_TEXT = ("u1 - bonafide 2.0\nu2 - bonafide 3.0\nu3 - bonafide 1.2\n"
+           "u4 A10 spoof 0.0\nu5 A2 spoof 1.0\nu6 A1 spoof 2.5\nu7 - spoof -1\n")
+ASV_TEXT = "".join(f"bonafide target {s}\n" for s in ASV_TAR) \
+    + "".join(f"bonafide nontarget {s}\n" for s in ASV_NON) \
+    + "".join(f"A07 spoof {s}\n" for s in ASV_SPOOF)
+
+
+def test_score_report_small_files(tmp_path):
+    report = m.score_report(_write(tmp_path, CM_TEXT, "cm.txt"), _write(tmp_path, ASV_TEXT, "asv.txt"))
+    assert (report["n_bonafide"], report["n_spoof"]) == (3, 4)
+    # attacks sorted naturally; the spoof with unknown attack ('-') counts only in the pool
+    assert list(report["per_attack_eer_percent"]) == ["A1", "A2", "A10"]
+    assert report["per_attack_eer_percent"]["A10"] == 0.0
+    # A1: sorted 1.2b 2.0b 2.5s 3.0b -> frr 0 1/3 2/3 2/3 1, far 1 1 1 0 0 -> (2/3 + 1) / 2
+    assert report["per_attack_eer_percent"]["A1"] == pytest.approx(250 / 3)
+    assert report["asv_eer_percent"] == 25.0
+    assert report["eer_percent"] == pytest.approx(
+        100 * m.compute_eer([2.0, 3.0, 1.2], [0.0, 1.0, 2.5, -1.0])[0])
+    assert set(report) >= {"eer_percent", "min_tdcf", "asv_eer_percent", "per_attack_eer_percent",
+                           "eer_threshold", "n_bonafide", "n_spoof"}
+
+
+def test_score_report_without_asv_leaves_tdcf_empty(tmp_path):
+    report = m.score_report(_write(tmp_path, CM_TEXT, "cm.txt"))
+    assert report["min_tdcf"] is None and report["asv_eer_percent"] is None
+    assert "n/a" in m.format_report(report)
+
+
+@pytest.mark.parametrize("cm_text,asv_text,match", [
+    ("u1 - bonafide 1\nu2 - bonafide 2\nu3 - bonafide 3\n", ASV_TEXT, "no 'spoof' trials"),
+    ("u1 A07 spoof 1\nu2 A07 spoof 2\n", ASV_TEXT, "no 'bonafide' trials"),
+    ("u1 - bonafide 1\nu2 A07 spoof 0\nu3 A07 spoof 0\n", ASV_TEXT, "hard decisions"),
+    (CM_TEXT, "bonafide target 1\nbonafide nontarget 0\nbonafide target 2\n", "no 'spoof' trials"),
+])
+def test_score_report_file_level_errors_name_the_file(tmp_path, cm_text, asv_text, match):
+    cm, asv = _write(tmp_path, cm_text, "cm.txt"), _write(tmp_path, asv_text, "asv.txt")
+    with pytest.raises(DataError, match=match) as info:
+        m.score_report(cm, asv)
+    assert str(cm) in str(info.value) or str(asv) in str(info.value)
+
+
+def test_report_from_arrays_argument_errors():
+    with pytest.raises(ValueError, match="one attack id per spoof trial"):
+        m.report_from_arrays([1.0, 2.0], [0.0, 0.5], ["A07"])
+    with pytest.raises(ValueError, match="all of asv_target"):
+        m.report_from_arrays([1.0, 2.0], [0.0, 0.5], None, asv_target=[1.0, 2.0])
+
+
+def test_format_report_lists_every_attack():
+    report = m.report_from_arrays([1.0, 2.0, 3.0], [0.0, 1.5, 2.5], ["A07", "A08", "A07"],
+                                  ASV_TAR, ASV_NON, ASV_SPOOF)
+    text = m.format_report(report)
+    assert text.splitlines()[-1].startswith("A08") and "A07" in text
+    assert f"{report['eer_percent']:.4f}" in text
