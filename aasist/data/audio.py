@@ -1,0 +1,125 @@
+"""Audio reading and the crop/pad rules of the official AASIST recipe.
+
+* :func:`read_audio` reads any file libsndfile knows (FLAC, WAV, ...) as float32 mono.
+  For 16-bit files the values are exactly ``int16 / 32768`` -- bit-identical to the
+  official ``sf.read`` (float64) followed by ``torch.Tensor`` (float32).
+* :func:`eval_crop` (= official ``pad``): the FIRST ``nb_samp`` samples; shorter clips
+  are repeated (tiled) and cut to ``nb_samp``.
+* :func:`random_crop` (= official ``pad_random``): a window of ``nb_samp`` samples whose
+  start is uniform over every valid start ``0 .. len - nb_samp`` inclusive; shorter clips
+  are repeated from the start like :func:`eval_crop`. Unlike the official code it does not
+  crash for a clip of exactly ``nb_samp`` samples (``np.random.randint(0)``), and its last
+  valid start is reachable.
+
+All crop helpers keep the input dtype, so they work on int16 cache views as well.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+NB_SAMP = 64600  # official input length: ~4.04 s at 16 kHz
+SAMPLE_RATE = 16000
+INT16_SCALE = 32768.0  # libsndfile's float scale for 16-bit PCM
+
+
+def _open_error(path: Path, exc: Exception) -> DataError:
+    return DataError(f"{path}: cannot decode audio ({exc}); the file is corrupt, truncated or "
+                     f"not audio. Re-extract or re-download it, or remove it from the protocol.")
+
+
+def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
+    """Read an audio file as ``(float32 mono array (n,), sample_rate)``.
+
+    16-bit PCM gives ``int16 / 32768`` exactly; other encodings go through libsndfile's
+    float64 conversion and are then rounded to float32 (as the official code does).
+    Multi-channel audio is down-mixed by averaging the channels (in float64).
+    Raises DataError naming the file if it is missing, empty, corrupt or has no samples.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"audio file not found: {p}; check the audio folder, or re-extract "
+                        f"the dataset (`python scripts/download_dataset.py`)")
+    if p.stat().st_size == 0:
+        raise DataError(f"{p}: empty audio file (0 bytes); re-extract or re-download it")
+    try:
+        with sf.SoundFile(str(p)) as f:
+            sr = int(f.samplerate)
+            if f.subtype == "PCM_16" and f.channels == 1:
+                x16 = f.read(dtype="int16")
+                x = np.multiply(x16, np.float32(1.0 / INT16_SCALE), dtype=np.float32)  # exact
+            else:
+                x64 = f.read(dtype="float64", always_2d=True)
+                x = x64.mean(axis=1).astype(np.float32) if x64.shape[1] > 1 else \
+                    x64[:, 0].astype(np.float32)
+    except DataError:
+        raise
+    except (RuntimeError, sf.SoundFileError, OSError, ValueError, EOFError) as exc:
+        # sf.LibsndfileError subclasses RuntimeError in soundfile >= 0.11
+        raise _open_error(p, exc) from exc
+    if x.shape[0] == 0:
+        raise DataError(f"{p}: audio file has no samples (zero length); re-extract or "
+                        f"re-download it, or remove it from the protocol")
+    return x, sr
+
+
+def repeat_pad(x: np.ndarray, n: int) -> np.ndarray:
+    """First ``n`` samples of ``x`` repeated end to end (official ``pad``: tile, then cut).
+
+    A clip of ``n`` samples or more is returned cut to its first ``n`` samples (a view).
+    """
+    if n <= 0:
+        raise ValueError(f"nb_samp must be positive, got {n}")
+    length = x.shape[0]
+    if length == 0:
+        raise ValueError("cannot pad an empty signal (0 samples)")
+    if length >= n:
+        return x[:n]
+    repeats = n // length + 1
+    return np.tile(x, repeats)[:n]
+
+
+def eval_crop(x: np.ndarray, n: int = NB_SAMP) -> np.ndarray:
+    """Evaluation crop: the first ``n`` samples, repeat-padding shorter clips (official ``pad``)."""
+    return repeat_pad(x, n)
+
+
+def random_start(length: int, n: int, rng: Optional[np.random.Generator] = None) -> int:
+    """A start uniform over ``0 .. length - n`` inclusive (0 when ``length <= n``).
+
+    ``rng`` None draws from torch's default generator, which the DataLoader seeds per worker
+    (so crops are reproducible given the loader's ``generator``); pass a NumPy Generator to
+    draw from it instead.
+    """
+    if length <= n:
+        return 0
+    high = length - n + 1
+    if rng is not None:
+        return int(rng.integers(0, high))
+    import torch  # local: keep `aasist.data.audio` importable without initialising torch
+
+    return int(torch.randint(0, high, (1,)).item())
+
+
+def random_crop(x: np.ndarray, n: int = NB_SAMP,
+                rng: Optional[np.random.Generator] = None) -> np.ndarray:
+    """Training crop: a random window of ``n`` samples (start uniform over all valid starts,
+    see :func:`random_start`); shorter clips are repeat-padded from the start (official
+    ``pad_random``, without its crash when ``len(x) == n``)."""
+    length = x.shape[0]
+    if length < n:
+        return repeat_pad(x, n)
+    start = random_start(length, n, rng)
+    return x[start:start + n]
+
+
+__all__ = ["NB_SAMP", "SAMPLE_RATE", "eval_crop", "random_crop", "random_start", "read_audio",
+           "repeat_pad"]

@@ -1,0 +1,335 @@
+"""Readers for ASVspoof protocol, score and metadata files, returning typed records.
+
+Every reader ignores blank lines and raises :class:`aasist.errors.DataError` naming the
+file and the 1-based line number of the first malformed line.
+
+Formats (one record per line, whitespace separated unless noted):
+
+* ASVspoof 2019 LA CM protocol: ``LA_0079 LA_T_1271820 - A01 spoof``
+  (speaker, utterance id, ``-``, attack id or ``-``, key ``bonafide``/``spoof``).
+* ASVspoof 2019 LA ASV scores: ``bonafide target 2.5`` / ``A07 spoof 0.4``
+  (source, key ``target``/``nontarget``/``spoof``, score).
+* ASVspoof 2021 ``trial_metadata.txt``: LA has 8 columns
+  (``LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval``), DF has 13
+  (``LA_0023 DF_E_2000011 nocodec asvspoof A14 spoof notrim progress traditional_vocoder - - - -``).
+* In-the-Wild ``meta.csv``: CSV with header ``file,speaker,label``, labels ``spoof`` / ``bona-fide``.
+
+Labels follow the official convention: 1 = bona fide, 0 = spoof.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+from ..errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+SPLITS = ("train", "dev", "eval")
+CM_KEYS = ("bonafide", "spoof")
+ASV_KEYS = ("target", "nontarget", "spoof")
+TRACKS_2021 = ("LA", "DF")
+
+_PROTOCOL_NAMES = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
+_DOWNLOAD_HINT = "download and extract LA.zip with `python scripts/download_dataset.py`"
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class CmRecord:
+    """One line of an ASVspoof 2019 LA CM protocol.
+
+    ``attack`` is an attack id (``A01`` .. ``A19``) or ``-`` for bona fide speech;
+    ``key`` is ``bonafide`` or ``spoof``.
+    """
+
+    speaker: str
+    utt_id: str
+    attack: str
+    key: str
+
+    @property
+    def label(self) -> int:
+        """1 for bona fide, 0 for spoof (official convention)."""
+        return 1 if self.key == "bonafide" else 0
+
+
+@dataclass(frozen=True)
+class AsvRecord:
+    """One line of an ASVspoof 2019 ASV score file.
+
+    ``source`` is ``bonafide`` or an attack id; ``key`` is ``target``, ``nontarget`` or ``spoof``.
+    """
+
+    source: str
+    key: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Trial2021Record:
+    """One line of an ASVspoof 2021 LA or DF ``trial_metadata.txt``.
+
+    ``transmission`` is the transmission channel for LA (e.g. ``ita_tx``) and the source
+    corpus for DF (``asvspoof``, ``vcc2018``, ``vcc2020``; also available as ``source``).
+    ``vocoder`` is the DF vocoder type (e.g. ``traditional_vocoder``) and ``None`` for LA.
+    ``subset`` is ``eval`` for the trials behind the official results, ``progress`` (or
+    ``hidden_track`` ...) for the others.
+    """
+
+    track: str
+    speaker: str
+    utt_id: str
+    codec: str
+    transmission: str
+    attack: str
+    key: str
+    trim: str
+    subset: str
+    vocoder: Optional[str] = None
+
+    @property
+    def source(self) -> str:
+        """Alias of ``transmission`` (the DF column holds the source corpus)."""
+        return self.transmission
+
+    @property
+    def label(self) -> int:
+        """1 for bona fide, 0 for spoof (official convention)."""
+        return 1 if self.key == "bonafide" else 0
+
+
+@dataclass(frozen=True)
+class WildRecord:
+    """One row of the In-the-Wild ``meta.csv``.
+
+    ``key`` is normalised to ``bonafide`` / ``spoof`` (the file writes ``bona-fide``).
+    """
+
+    file: str
+    speaker: str
+    key: str
+
+    @property
+    def utt_id(self) -> str:
+        """The file name without its extension (``0.wav`` -> ``0``)."""
+        return Path(self.file).stem
+
+    @property
+    def label(self) -> int:
+        """1 for bona fide, 0 for spoof (official convention)."""
+        return 1 if self.key == "bonafide" else 0
+
+
+@dataclass(frozen=True)
+class LaPaths:
+    """Where one split of ASVspoof 2019 LA lives (see :func:`la_paths`)."""
+
+    split: str
+    protocol: Path
+    flac_dir: Path
+    asv_scores: Optional[Path]  # None for train: the official release has no train ASV scores
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _open_lines(path: PathLike, what: str) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, stripped line) for every non-blank line of ``path``."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{what} not found: {p} ({'is a directory' if p.is_dir() else 'missing'}); "
+                        f"check the path, or {_DOWNLOAD_HINT}")
+    try:
+        with open(p, "r", encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); "
+                        f"is this really a {what}?") from exc
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read {what}: {exc.strerror or exc}") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line:
+            yield number, line
+
+
+def _bad(path: PathLike, number: int, line: str, problem: str, expected: str) -> DataError:
+    shown = line if len(line) <= 120 else line[:117] + "..."
+    return DataError(f"{path}, line {number}: {problem}: {shown!r}; expected {expected}. "
+                     f"Fix or remove this line (or re-extract the file if it is damaged).")
+
+
+# --------------------------------------------------------------------------- 2019 LA
+
+
+def read_cm_protocol(path: PathLike) -> list[CmRecord]:
+    """Read an ASVspoof 2019 LA CM protocol (``LA_0079 LA_T_1271820 - A01 spoof``).
+
+    Returns the records in file order. Raises DataError (file and line) for a line without
+    exactly 5 columns, a key other than bonafide/spoof, or a repeated utterance id.
+    """
+    expected = "5 columns 'SPEAKER UTT_ID - ATTACK KEY', e.g. 'LA_0079 LA_T_1271820 - A01 spoof'"
+    records: list[CmRecord] = []
+    seen: dict[str, int] = {}
+    for number, line in _open_lines(path, "CM protocol"):
+        cols = line.split()
+        if len(cols) != 5:
+            raise _bad(path, number, line, f"{len(cols)} columns", expected)
+        speaker, utt_id, _, attack, key = cols
+        if key not in CM_KEYS:
+            raise _bad(path, number, line, f"unknown key {key!r}",
+                       f"the last column to be one of {', '.join(CM_KEYS)}")
+        if utt_id in seen:
+            raise DataError(f"{path}, line {number}: utterance id {utt_id!r} repeats line "
+                            f"{seen[utt_id]}; each utterance must appear once. Remove the "
+                            f"duplicate (or re-extract the protocol file).")
+        seen[utt_id] = number
+        records.append(CmRecord(speaker=speaker, utt_id=utt_id, attack=attack, key=key))
+    return records
+
+
+def la_paths(root: PathLike, split: str) -> LaPaths:
+    """Paths of the CM protocol, FLAC folder and ASV score file of one LA split.
+
+    ``root`` is the extracted ``LA/`` folder (the one holding ``ASVspoof2019_LA_train`` ...);
+    its parent is accepted too when it contains ``LA/``. Nothing is checked for existence
+    except that fallback; the readers report missing files.
+
+    >>> la_paths("data/LA", "dev").protocol.name
+    'ASVspoof2019.LA.cm.dev.trl.txt'
+    """
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    root = Path(root)
+    if (not (root / "ASVspoof2019_LA_cm_protocols").exists()
+            and (root / "LA" / "ASVspoof2019_LA_cm_protocols").exists()):
+        root = root / "LA"
+    protocol = (root / "ASVspoof2019_LA_cm_protocols"
+                / f"ASVspoof2019.LA.cm.{_PROTOCOL_NAMES[split]}.txt")
+    flac_dir = root / f"ASVspoof2019_LA_{split}" / "flac"
+    asv = None
+    if split != "train":
+        asv = root / "ASVspoof2019_LA_asv_scores" / f"ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+    return LaPaths(split=split, protocol=protocol, flac_dir=flac_dir, asv_scores=asv)
+
+
+def read_asv_scores(path: PathLike) -> list[AsvRecord]:
+    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``)."""
+    expected = "3 columns 'SOURCE KEY SCORE', e.g. 'bonafide target 2.5' or 'A07 spoof 0.4'"
+    records: list[AsvRecord] = []
+    for number, line in _open_lines(path, "ASV score file"):
+        cols = line.split()
+        if len(cols) != 3:
+            raise _bad(path, number, line, f"{len(cols)} columns", expected)
+        source, key, raw = cols
+        if key not in ASV_KEYS:
+            raise _bad(path, number, line, f"unknown key {key!r}",
+                       f"the second column to be one of {', '.join(ASV_KEYS)}")
+        try:
+            score = float(raw)
+        except ValueError:
+            raise _bad(path, number, line, f"score {raw!r} is not a number", expected) from None
+        if not math.isfinite(score):
+            raise _bad(path, number, line, f"score {raw!r} is not finite", "a finite score")
+        records.append(AsvRecord(source=source, key=key, score=score))
+    return records
+
+
+# --------------------------------------------------------------------------- 2021 LA / DF
+
+_COLUMNS_2021 = {"LA": 8, "DF": 13}
+
+
+def read_2021_metadata(path: PathLike, track: Optional[str] = None,
+                       subset: Optional[str] = "eval") -> list[Trial2021Record]:
+    """Read an ASVspoof 2021 LA or DF ``trial_metadata.txt``.
+
+    ``track`` is ``'LA'`` (8 columns) or ``'DF'`` (13 columns); ``None`` detects it from the
+    first line's column count. ``subset`` keeps only trials of that subset: ``'eval'`` (the
+    default) is what the official 2021 results are computed on; ``None`` keeps every trial.
+    """
+    if track is not None and track not in TRACKS_2021:
+        raise DataError(f"unknown ASVspoof 2021 track {track!r}; valid tracks: "
+                        f"{', '.join(TRACKS_2021)} (PA metadata is not supported)")
+    records: list[Trial2021Record] = []
+    seen: dict[str, int] = {}
+    for number, line in _open_lines(path, "ASVspoof 2021 trial metadata file"):
+        cols = line.split()
+        if track is None:
+            detected = {8: "LA", 13: "DF"}.get(len(cols))
+            if detected is None:
+                raise _bad(path, number, line, f"{len(cols)} columns",
+                           "8 columns (LA track) or 13 columns (DF track)")
+            track = detected
+        want = _COLUMNS_2021[track]
+        if len(cols) != want:
+            raise _bad(path, number, line, f"{len(cols)} columns",
+                       f"{want} columns for the {track} track")
+        speaker, utt_id, codec, transmission, attack, key, trim, sub = cols[:8]
+        if key not in CM_KEYS:
+            raise _bad(path, number, line, f"unknown key {key!r}",
+                       f"the 6th column to be one of {', '.join(CM_KEYS)}")
+        if utt_id in seen:
+            raise DataError(f"{path}, line {number}: utterance id {utt_id!r} repeats line "
+                            f"{seen[utt_id]}; remove the duplicate (or re-extract the file).")
+        seen[utt_id] = number
+        if subset is not None and sub != subset:
+            continue
+        records.append(Trial2021Record(
+            track=track, speaker=speaker, utt_id=utt_id, codec=codec,
+            transmission=transmission, attack=attack, key=key, trim=trim, subset=sub,
+            vocoder=cols[8] if track == "DF" else None))
+    return records
+
+
+# --------------------------------------------------------------------------- In-the-Wild
+
+_WILD_LABELS = {"spoof": "spoof", "bona-fide": "bonafide", "bonafide": "bonafide"}
+
+
+def read_in_the_wild(path: PathLike) -> list[WildRecord]:
+    """Read the In-the-Wild ``meta.csv`` (header ``file,speaker,label``; labels ``spoof`` /
+    ``bona-fide``). Speaker names may contain quoted commas."""
+    p = Path(path)
+    lines = list(_open_lines(p, "In-the-Wild meta.csv"))
+    if not lines:
+        raise DataError(f"{p}: empty file; expected a header 'file,speaker,label' and one row "
+                        f"per audio file")
+    header_no, header_line = lines[0]
+    header = [h.strip().lower() for h in next(csv.reader([header_line]))]
+    missing = [c for c in ("file", "speaker", "label") if c not in header]
+    if missing:
+        raise _bad(p, header_no, header_line, f"header lacks {', '.join(missing)}",
+                   "a header line 'file,speaker,label'")
+    i_file, i_spk, i_lab = (header.index(c) for c in ("file", "speaker", "label"))
+    records: list[WildRecord] = []
+    seen: dict[str, int] = {}
+    for number, line in lines[1:]:
+        row = next(csv.reader([line]))
+        if len(row) != len(header):
+            raise _bad(p, number, line, f"{len(row)} fields", f"{len(header)} fields like the header")
+        file, speaker, raw = row[i_file].strip(), row[i_spk].strip(), row[i_lab].strip()
+        key = _WILD_LABELS.get(raw.lower())
+        if key is None:
+            raise _bad(p, number, line, f"unknown label {raw!r}", "label 'spoof' or 'bona-fide'")
+        if not file:
+            raise _bad(p, number, line, "empty file name", "a file name like '0.wav'")
+        if file in seen:
+            raise DataError(f"{p}, line {number}: file {file!r} repeats line {seen[file]}; "
+                            f"remove the duplicate row.")
+        seen[file] = number
+        records.append(WildRecord(file=file, speaker=speaker, key=key))
+    return records
+
+
+__all__ = [
+    "AsvRecord", "CmRecord", "LaPaths", "Trial2021Record", "WildRecord", "SPLITS",
+    "la_paths", "read_2021_metadata", "read_asv_scores", "read_cm_protocol", "read_in_the_wild",
+]
