@@ -5,7 +5,10 @@ exit code; tracebacks are kept for genuine bugs.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 from .errors import AasistError
@@ -28,3 +31,117 @@ def run_with_errors(func: Callable[[], int | None]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0 if code is None else int(code)
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="a .conf file, e.g. config/AASIST-L.conf")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (dotted for nested), e.g. num_epochs=10")
+
+
+def _cmd_train(args) -> int:
+    from .config import load_config
+    from .train import train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config, out_dir=args.out, resume=args.resume, device=args.device,
+                   config_name=Path(args.config).stem)
+    print(f"run directory: {result['run_dir']}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .config import load_config
+    from .evaluate import evaluate_weights
+
+    config = load_config(args.config, args.overrides)
+    report = evaluate_weights(config, args.weights, split=args.split, out_dir=args.out,
+                              device=args.device, amp=args.amp)
+    print(report["text"])
+    return 0
+
+
+def _cmd_metrics(args) -> int:
+    from .metrics import format_report, score_report
+
+    report = score_report(args.scores, args.asv_scores)
+    print(format_report(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .predict import Detector, ResultWriter, predict_paths
+
+    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                        hop_seconds=args.hop, overrides=args.overrides)
+    writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
+    failed = 0
+    for result in predict_paths(detector, args.paths, timeline=args.timeline, progress=not args.quiet):
+        writer.write(result)
+        failed += "error" in result
+    sys.stdout.flush()
+    if failed:
+        print(f"error: {failed} file(s) could not be scored (see their 'error' field)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_make_mini(args) -> int:
+    from .data.mini import make_mini
+
+    root = make_mini(args.dest, seed=args.seed)
+    print(f"mini corpus ready at {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aasist", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model (official recipe) and evaluate it")
+    _add_config_args(p)
+    p.add_argument("--out", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from checkpoint.pt")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a split with given weights and compute EER / t-DCF")
+    _add_config_args(p)
+    p.add_argument("--weights", required=True, help="state_dict .pth (official or ours)")
+    p.add_argument("--split", choices=["dev", "eval"], default="eval")
+    p.add_argument("--out", help="output folder (default: runs/evaluate-<weights>-<split>)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("metrics", help="EER, min t-DCF and per-attack EER of a CM score file")
+    p.add_argument("--scores", required=True, help="CM score file: utt_id source key score")
+    p.add_argument("--asv-scores", required=True, help="ASV score file: source key score")
+    p.add_argument("--json", help="also write the report as JSON here")
+    p.set_defaults(func=_cmd_metrics)
+
+    p = sub.add_parser("predict", help="score audio files or folders")
+    _add_config_args(p)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default 0: the logit where p_bonafide=0.5)")
+    p.add_argument("--timeline", action="store_true", help="also output per-window scores")
+    p.add_argument("--hop", type=float, default=None, help="window hop in seconds for long audio")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
+    p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_make_mini)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_with_errors(lambda: args.func(args))

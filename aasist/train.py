@@ -1,0 +1,389 @@
+"""The official AASIST training recipe, on CUDA or CPU, resumable and reproducible.
+
+Read top to bottom: `train` sets up (seeds, data, model, optimiser), resumes if asked,
+runs `train_epoch` + dev scoring per epoch, keeps best-dev weights and an SWA average
+over them, then evaluates the final (SWA) model on the eval split.
+
+Recipe (clovaai/aasist main.py + utils.py): Adam (lr base_lr, config betas, weight decay),
+a cosine schedule stepped every batch from base_lr down to lr_min, cross-entropy weighted
+[0.1 spoof, 0.9 bona fide], random nb_samp windows, SWA over the best-dev snapshots with
+a BatchNorm refresh at the end. Works under `torchrun` (DistributedDataParallel).
+
+Run directory: config.conf, run_info.json, metrics.csv, checkpoint.pt, weights/,
+eval_scores.txt, metrics.json, figures. ``checkpoint.pt`` is replaced atomically at each
+epoch end and holds everything `--resume` needs, RNG states included, so a resumed CPU
+run gives exactly the scores of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, update_bn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from .config import save_config, validate_config
+from .data.datasets import TrainDataset, make_generator, seed_worker
+from .errors import AasistError, ConfigError
+from .evaluate import autocast, evaluate_split, load_split, resolve_device
+from .model import build_model, count_parameters
+
+CLASS_WEIGHTS = (0.1, 0.9)  # spoof, bona fide: the official weighted cross-entropy
+CSV_FIELDS = ["epoch", "train_loss", "lr", "dev_eer_percent", "dev_min_tdcf", "best_dev",
+              "eval_eer_percent", "seconds"]
+
+
+class TrainingError(AasistError):
+    """Training cannot go on (NaN loss, unusable run directory)."""
+
+
+# --------------------------------------------------------------------------- set-up
+
+def set_seed(seed: int, config: Mapping[str, Any]) -> None:
+    """Seed python, numpy and torch (all devices); cuDNN flags from the config."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.deterministic = config["cudnn_deterministic_toggle"]
+    torch.backends.cudnn.benchmark = config["cudnn_benchmark_toggle"]
+
+
+def cosine_lambda(total_steps: int, base_lr: float, lr_min: float):
+    """LR multiplier for LambdaLR: cosine from 1 at step 0 to lr_min/base_lr at total_steps."""
+    floor = lr_min / base_lr
+
+    def factor(step: int) -> float:
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+    return factor
+
+
+def build_optimizer(model: torch.nn.Module, optim: Mapping[str, Any], total_steps: int):
+    """Adam + per-batch cosine schedule (or a constant lr with scheduler 'none')."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=optim["base_lr"], betas=tuple(optim["betas"]),
+                                 weight_decay=optim["weight_decay"], amsgrad=optim["amsgrad"])
+    if optim["scheduler"] == "cosine":
+        lr_fn = cosine_lambda(max(total_steps, 1), optim["base_lr"], optim["lr_min"])
+    else:
+        lr_fn = lambda step: 1.0  # noqa: E731
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_fn)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def run_info(config: Mapping[str, Any], device: torch.device, world: int) -> dict:
+    """Versions, git commit and device: enough to say where a result came from."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    import torchaudio
+
+    return {
+        "git_commit": commit, "python": platform.python_version(), "torch": torch.__version__,
+        "torchaudio": torchaudio.__version__, "numpy": np.__version__,
+        "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
+        "world_size": world, "seed": config["seed"],
+    }
+
+
+def _prepare_run_dir(out: Path, config: dict, resume: bool) -> dict:
+    """Create or check the run directory; on resume return the run's own config."""
+    saved = out / "config.conf"
+    if resume:
+        if not (out / "checkpoint.pt").is_file():
+            raise TrainingError(f"{out}/checkpoint.pt not found: nothing to resume; "
+                                f"drop --resume to start a new run there")
+        run_config = validate_config(json.loads(saved.read_text()))
+        changed = sorted(k for k in run_config if run_config[k] != config.get(k))
+        if changed:
+            raise ConfigError(f"--resume continues with {saved}, but these keys differ from "
+                              f"the given config: {', '.join(changed)}; drop the changes or use a new --out")
+        return run_config
+    if out.exists() and any(out.iterdir()):
+        raise TrainingError(f"run directory {out} already holds files; continue it with --resume "
+                            f"or choose another --out (nothing was overwritten)")
+    (out / "weights").mkdir(parents=True, exist_ok=True)
+    save_config(config, saved)
+    return config
+
+
+def _ensure_data(config: Mapping[str, Any]) -> None:
+    """Generate the mini corpus when a config asks for it and it is absent."""
+    if config.get("mini_corpus"):
+        from .data.mini import ensure_mini
+
+        root = Path(config["database_path"])
+        ensure_mini(root.parent if root.name == "LA" else root, seed=config["mini_seed"])
+
+
+# --------------------------------------------------------------------------- state
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a kill never leaves a torn file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- loop
+
+def train_epoch(model, loader, optimizer, scheduler, device, *, freq_aug: bool, amp: bool,
+                scaler, epoch: int, progress: bool) -> float:
+    """One pass over the training loader; returns the mean loss per utterance."""
+    model.train()
+    weight = torch.tensor(CLASS_WEIGHTS, device=device)
+    total, count = 0.0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = model(x, freq_aug=freq_aug)
+        loss = F.cross_entropy(logits.float(), y, weight=weight)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the loss became {loss.item()} at epoch {epoch}, batch {step}; the last good "
+                f"state is kept in checkpoint.pt: lower optim_config.base_lr (or turn amp off) "
+                f"and continue with --resume")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        total += loss.item() * len(y)
+        count += len(y)
+        bar.set_postfix(loss=f"{total / count:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+    return total / max(count, 1)
+
+
+def _append_csv(path: Path, row: Mapping[str, Any]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _truncate_csv(path: Path, epochs_done: int) -> None:
+    """Drop rows written after the checkpoint (a run killed between CSV and checkpoint)."""
+    rows = [r for r in _read_csv(path) if int(r["epoch"]) < epochs_done]
+    if path.exists():
+        path.unlink()
+    for row in rows:
+        _append_csv(path, row)
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(out / "tensorboard")
+
+
+def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
+          device: str | None = None, config_name: str = "run", progress: bool = True) -> dict:
+    """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``)."""
+    rank, world = _distributed()
+    dev = resolve_device(device)
+    if dev.type == "cuda" and world > 1:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(dev)
+    main = rank == 0
+    progress = progress and main
+    out = Path(out_dir or Path("runs") / config_name)
+    config = validate_config(config)
+    if main:
+        config = _prepare_run_dir(out, config, resume)
+        _ensure_data(config)
+    _barrier(world)
+    if not main:
+        config = validate_config(json.loads((out / "config.conf").read_text()))
+    set_seed(config["seed"] + rank, config)
+    amp = config["amp"] and dev.type == "cuda"
+
+    # Data. Batch size is global: each of N processes takes batch_size // N.
+    records, source, _ = load_split(config, "train")
+    if config["max_train_items"]:
+        records = records[:config["max_train_items"]]
+    train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
+    generator = make_generator(config["seed"])
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config["seed"],
+                                 drop_last=True) if world > 1 else None
+    per_rank = max(config["batch_size"] // world, 1)
+    if len(train_set) // world < per_rank:
+        raise ConfigError(f"batch_size {config['batch_size']} is larger than the {len(train_set)} "
+                          f"training utterances; lower batch_size")
+    train_loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
+                              drop_last=True, num_workers=config["num_workers"],
+                              pin_memory=dev.type == "cuda", worker_init_fn=seed_worker,
+                              generator=generator)
+
+    model = build_model(config["model_config"]).to(dev)
+    core = model
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None)
+    optimizer, scheduler = build_optimizer(core, config["optim_config"],
+                                           config["num_epochs"] * len(train_loader))
+    use_scaler = amp and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+    swa_model = AveragedModel(core) if config["swa"] else None
+    state = {"epoch": 0, "best_dev_eer": math.inf, "best_epoch": None, "n_swa": 0}
+
+    if resume:
+        ckpt = torch.load(out / "checkpoint.pt", map_location=dev, weights_only=False)
+        core.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        if swa_model is not None and ckpt.get("swa") is not None:
+            swa_model.load_state_dict(ckpt["swa"])
+        if scaler is not None and ckpt.get("scaler") is not None:
+            scaler.load_state_dict(ckpt["scaler"])
+        generator.set_state(ckpt["generator"])
+        _set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
+        state = ckpt["state"]
+        if main:
+            _truncate_csv(out / "metrics.csv", state["epoch"])
+            print(f"resuming {out} after epoch {state['epoch']}")
+
+    if main:
+        info = run_info(config, dev, world)
+        info["parameters"] = count_parameters(core)
+        (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        print(f"training {config_name}: {info['parameters']:,} parameters, {len(train_set)} utterances, "
+              f"{len(train_loader)} batches/epoch on {dev} (x{world})")
+    writer = _tensorboard(out) if main else None
+
+    for epoch in range(state["epoch"], config["num_epochs"]):
+        start = time.time()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        loss = train_epoch(model, train_loader, optimizer, scheduler, dev, freq_aug=config["freq_aug"],
+                           amp=amp, scaler=scaler, epoch=epoch, progress=progress)
+        row = {"epoch": epoch, "train_loss": f"{loss:.6f}", "lr": f"{scheduler.get_last_lr()[0]:.3e}"}
+        if main:
+            dev_report = evaluate_split(core, config, "dev", dev, amp=amp, progress=progress)
+            dev_eer = dev_report["eer_percent"]
+            row.update(dev_eer_percent=f"{dev_eer:.4f}", dev_min_tdcf=dev_report["min_tdcf"] or "")
+            if dev_eer <= state["best_dev_eer"]:  # official: ties count as improvements
+                state.update(best_dev_eer=dev_eer, best_epoch=epoch)
+                torch.save(core.state_dict(), out / "weights" / "best_dev.pth")
+                row["best_dev"] = 1
+                if swa_model is not None:
+                    swa_model.update_parameters(core)
+                    state["n_swa"] += 1
+                if config["eval_all_best"]:
+                    eval_report = evaluate_split(core, config, "eval", dev, amp=amp, progress=progress)
+                    row["eval_eer_percent"] = f"{eval_report['eer_percent']:.4f}"
+            row["seconds"] = f"{time.time() - start:.1f}"
+            _append_csv(out / "metrics.csv", row)
+            if writer is not None:
+                writer.add_scalar("loss", loss, epoch)
+                writer.add_scalar("dev_eer", dev_eer, epoch)
+            state["epoch"] = epoch + 1
+            _atomic_save({
+                "model": core.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "swa": swa_model.state_dict() if swa_model else None,
+                "scaler": scaler.state_dict() if scaler else None, "generator": generator.get_state(),
+                "rng": _rng_state(), "state": state, "config": config,
+            }, out / "checkpoint.pt")
+            tdcf = dev_report["min_tdcf"]
+            print(f"epoch {epoch:3d}  loss {loss:.4f}  dev EER {dev_eer:6.2f}%  "
+                  f"dev t-DCF {tdcf if tdcf is None else f'{tdcf:.4f}'}  {row['seconds']} s"
+                  + ("  *best" if row.get("best_dev") else ""))
+        else:
+            state["epoch"] = epoch + 1
+        _barrier(world)
+
+    result: dict = {"run_dir": str(out)}
+    if main:
+        result.update(_finish(core, swa_model, state, config, train_loader, dev, amp, out, progress))
+    if writer is not None:
+        writer.close()
+    _barrier(world)
+    if world > 1:
+        dist.destroy_process_group()
+    return result
+
+
+def _finish(model, swa_model, state, config, train_loader, device, amp, out: Path, progress) -> dict:
+    """SWA swap + BatchNorm refresh, final eval scoring, metrics.json and figures."""
+    from . import plots
+
+    final = model
+    if swa_model is not None and state["n_swa"] > 0:
+        update_bn(train_loader, swa_model, device=device)
+        final = swa_model.module
+        torch.save(final.state_dict(), out / "weights" / "swa.pth")
+    results = {"best_dev_epoch": state["best_epoch"], "best_dev_eer_percent": state["best_dev_eer"],
+               "swa_snapshots": state["n_swa"], "final_model": "swa" if final is not model else "last"}
+    for split in config["eval_splits"]:
+        score_path = out / (config["eval_output"] if split == "eval" else f"{split}_scores.txt")
+        report = evaluate_split(final, config, split, device, score_path=score_path, amp=amp,
+                                progress=progress, figures_dir=out, figure_prefix=f"{split}_")
+        results.update({f"{split}_{k}": v for k, v in report.items()})
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = _read_csv(out / "metrics.csv")
+    if rows:
+        plots.plot_training_curves(rows, out / "training_curves.png")
+    for split in config["eval_splits"]:
+        print(f"{split}: EER {results[f'{split}_eer_percent']:.2f}%  "
+              f"min t-DCF {results.get(f'{split}_min_tdcf')}")
+    return results
+
+
+__all__ = ["TrainingError", "build_optimizer", "cosine_lambda", "set_seed", "train", "train_epoch"]
