@@ -120,7 +120,8 @@ class Residual_block(nn.Module):  # noqa: N801 - official class name, kept for f
         self.first = first
         if not first:
             # Present in every official checkpoint; its output was never used (see module doc).
-            self.bn1 = nn.BatchNorm2d(c_in)
+            # Frozen, so optimisers and DistributedDataParallel know it gets no gradient.
+            self.bn1 = nn.BatchNorm2d(c_in).requires_grad_(False)
         self.conv1 = nn.Conv2d(c_in, c_out, kernel_size=(2, 3), padding=(1, 1))
         self.bn2 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, kernel_size=(2, 3), padding=(0, 1))

@@ -1,0 +1,168 @@
+"""Training: run directory, exact resume after SIGKILL, refusals, NaN stop, DDP on CPU."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from aasist.config import load_config
+from aasist.train import TrainingError, build_optimizer, train
+from conftest import CONFIG_DIR, ROOT
+
+TINY = ["num_epochs=2", "batch_size=8", "model_config.nb_samp=4000", "num_workers=0",
+        "use_cache=false", "mini_corpus=false"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from aasist.data.mini import make_mini
+
+    dest = tmp_path_factory.mktemp("mini")
+    make_mini(dest, seed=1, sizes={"train": (8, 16), "dev": (6, 12), "eval": (6, 18)}, progress=False)
+    return dest / "LA"
+
+
+def _overrides(corpus, *extra):
+    return [*TINY, f"database_path={corpus}", *extra]
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "aasist", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _set_args(overrides):
+    return [a for o in overrides for a in ("--set", o)]
+
+
+def test_cosine_schedule_runs_from_base_to_min():
+    config = load_config(CONFIG_DIR / "AASIST-L.conf")
+    model = torch.nn.Linear(2, 2)
+    optimizer, scheduler = build_optimizer(model, config["optim_config"], total_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-4)
+    assert scheduler.get_last_lr()[0] == pytest.approx(5e-6)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert optimizer.defaults["weight_decay"] == 1e-4 and optimizer.defaults["betas"] == (0.9, 0.999)
+
+
+def test_train_writes_the_run_directory(corpus, tmp_path):
+    config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "eval_all_best=true"))
+    out = tmp_path / "run"
+    result = train(config, out, progress=False)
+    for name in ("config.conf", "metrics.csv", "checkpoint.pt", "weights/best_dev.pth", "weights/swa.pth",
+                 "eval_scores.txt", "metrics.json", "run_info.json", "training_curves.png",
+                 "eval_det_curve.png", "eval_score_histograms.png", "eval_per_attack_eer.png"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["eval_eer_percent"] == result["eval_eer_percent"]
+    assert 0 <= metrics["eval_min_tdcf"] and set(metrics["eval_per_attack_eer_percent"]) <= {
+        f"A{i:02d}" for i in range(7, 20)}
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("epoch,train_loss,lr,dev_eer_percent")
+    lines = (out / "eval_scores.txt").read_text().splitlines()
+    assert len(lines) == 24 and all(len(line.split()) == 4 for line in lines)
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["device"] == "cpu" and info["torch"] == torch.__version__
+    # official key names: the SWA weights load into a fresh model as-is
+    import aasist
+    aasist.load_weights(aasist.build_model(config["model_config"]), out / "weights" / "swa.pth")
+
+
+def test_existing_run_directory_is_never_overwritten(corpus, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
+                "--out", str(out))
+    assert proc.returncode == 1 and "already holds files" in proc.stderr
+    assert "Traceback" not in proc.stderr and (out / "notes.txt").read_text() == "mine"
+    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
+                "--out", str(tmp_path / "fresh"), "--resume")
+    assert proc.returncode == 1 and "nothing to resume" in proc.stderr
+
+
+def test_missing_dataset_says_how_to_download(tmp_path):
+    proc = _cli("train", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set",
+                f"database_path={tmp_path / 'LA'}", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "download_dataset.py" in proc.stderr and "protocol not found" in proc.stderr
+
+
+def test_unknown_key_lists_valid_keys(corpus):
+    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), "--set", "epochs=3")
+    assert proc.returncode == 1 and "valid keys" in proc.stderr and "num_epochs" in proc.stderr
+
+
+def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path):
+    args = ["train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus))]
+    whole = _cli(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "aasist", *args, "--out", str(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoint.pt").exists():  # written atomically at the end of epoch 0
+        assert proc.poll() is None and time.time() < deadline, "run ended before its first checkpoint"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "metrics.json").exists()
+
+    resumed = _cli(*args, "--out", str(killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming" in resumed.stdout
+    assert (killed / "eval_scores.txt").read_text() == (tmp_path / "whole" / "eval_scores.txt").read_text()
+    assert len((killed / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
+    config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
+    out = tmp_path / "run"
+    train(config, out, progress=False)
+    good = torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"]
+
+    import aasist.model
+    monkeypatch.setattr(aasist.model.Model, "forward",
+                        lambda self, x, freq_aug=False, return_hidden=False: torch.full((len(x), 2), math.nan))
+    config2 = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
+    with pytest.raises(TrainingError, match="loss became nan .* checkpoint.pt"):
+        train(config2, tmp_path / "run2", progress=False)
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"] == good
+
+
+def test_resume_refuses_a_changed_config(corpus, tmp_path):
+    config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
+    train(config, tmp_path / "run", progress=False)
+    changed = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "seed=7"))
+    with pytest.raises(ValueError, match="seed"):
+        train(changed, tmp_path / "run", resume=True, progress=False)
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not hasattr(torch.distributed, "run"),
+                    reason="torchrun is not available")
+def test_torchrun_two_cpu_processes_with_gloo(corpus, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "aasist", "train", "--config", str(CONFIG_DIR / "mini.conf"),
+           *_set_args(_overrides(corpus, "num_epochs=1")), "--out", str(out), "--device", "cpu"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["world_size"] == 2
+    assert json.loads((out / "metrics.json").read_text())["eval_eer_percent"] >= 0
