@@ -104,7 +104,7 @@ def write_score_file(path: Path, records: Sequence[CmRecord], values: np.ndarray
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w") as fh:
         for record, value in zip(records, values):
-            fh.write(f"{record.utt_id} {record.attack} {record.key} {value!r}\n")
+            fh.write(f"{record.utt_id} {record.attack} {record.key} {float(value)!r}\n")
     tmp.replace(path)
     return path
 

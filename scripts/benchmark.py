@@ -1,0 +1,302 @@
+"""Throughput, side by side: our AASIST against the official code, data pipeline, evaluation, predict.
+
+    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict]
+                                [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
+
+model    eval forward (batch 8 x 64600 samples, inference_mode) and training step (forward,
+         backward, Adam; batch 8), each in a fresh subprocess so no process-wide setting
+         leaks between implementations. "official" is clovaai/aasist's models/AASIST.py as
+         shipped, imported from --official-dir without importing this package; "ours" is
+         `import aasist; aasist.build_model(...)` as users run it; "ours, tuning off" sets
+         AASIST_MALLOC_TUNING=0. Rounds alternate implementations; medians are reported
+         after warm-up, ratios are official / ours from the same run. With official weights
+         (../shared/reference/weights or --weights-dir) the logits of both are compared.
+data     training-item throughput of a generated mini corpus: decoding FLAC vs the decoded cache.
+eval     clips/s of `evaluate`'s batched loader + inference_mode on the mini corpus.
+predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP_SECONDS = 64600 / 16000
+
+
+# ----------------------------------------------------------------------------- worker
+# Runs in a child process: `python scripts/benchmark.py --worker '{json}'`. It imports the
+# official module or our package, never both, and prints one JSON line.
+
+def _worker(spec: dict) -> None:
+    import torch
+
+    config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())
+    model_config = config["model_config"]
+    device = torch.device(spec["device"])
+    if spec["impl"] == "official":
+        sys.path.insert(0, spec["official_dir"])
+        from models.AASIST import Model  # clovaai/aasist, as shipped
+
+        model = Model(model_config)
+        forward = lambda x: model(x)[1]  # noqa: E731 - official forward returns (hidden, logits)
+    else:
+        sys.path.insert(0, str(ROOT))
+        import aasist
+
+        model = aasist.build_model(model_config)
+        forward = model
+    model.to(device)
+    weights = spec.get("weights")
+    if weights:
+        model.load_state_dict(torch.load(weights, map_location=device))
+    gen = torch.Generator().manual_seed(0)
+    x = (0.1 * torch.randn(spec["batch"], 64600, generator=gen)).to(device)
+    y = torch.randint(0, 2, (spec["batch"],), generator=gen).to(device)
+    amp = spec.get("amp", False) and device.type == "cuda"
+    dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    result = {}
+    if spec["mode"] == "eval":
+        model.eval()
+
+        def step():
+            with torch.inference_mode(), torch.autocast("cuda", dtype=dtype, enabled=amp):
+                return forward(x)
+        result["logits"] = step().float().cpu().numpy().tolist() if weights else None
+    else:
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
+        weight = torch.tensor([0.1, 0.9], device=device)
+
+        def step():
+            with torch.autocast("cuda", dtype=dtype, enabled=amp):
+                logits = forward(x)
+            loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    times = []
+    for i in range(spec["warmup"] + spec["repeats"]):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        if i >= spec["warmup"]:
+            times.append(time.perf_counter() - start)
+    result["times"] = times
+    print(json.dumps(result))
+
+
+def _run_worker(spec: dict, tuning: bool = True) -> dict:
+    env = {**os.environ, "AASIST_MALLOC_TUNING": "1" if tuning else "0"}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed ({spec['impl']} {spec['mode']}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- sections
+
+def bench_model(args, weights_dir: Path | None) -> list[dict]:
+    """Eval forward and training step for each model, device and implementation."""
+    rows = []
+    impls = [("ours", True)]
+    if args.ours_untuned:
+        impls.append(("ours, tuning off", False))
+    if args.official_dir:
+        impls.append(("official", False))
+    for device in args.devices:
+        for model in args.models:
+            weights = weights_dir / f"{model}.pth" if weights_dir else None
+            weights = str(weights) if weights and weights.is_file() else None
+            for mode, batch in (("eval", 8), ("train", 8)):
+                for amp in ([False, True] if device == "cuda" else [False]):
+                    samples = {name: [] for name, _ in impls}
+                    logits = {}
+                    for _ in range(args.rounds):  # alternate implementations round by round
+                        for name, tuning in impls:
+                            spec = dict(impl="official" if name == "official" else "ours", mode=mode,
+                                        model=model, device=device, batch=batch, amp=amp,
+                                        warmup=args.warmup, repeats=args.repeats,
+                                        official_dir=str(args.official_dir or ""),
+                                        weights=weights if mode == "eval" else None)
+                            out = _run_worker(spec, tuning)
+                            samples[name] += out["times"]
+                            if out.get("logits") is not None:
+                                logits[name] = out["logits"]
+                    for name, _ in impls:
+                        med = statistics.median(samples[name])
+                        row = dict(section="model", device=device, model=model, mode=mode,
+                                   amp=amp, impl=name, batch=batch, median_s=med,
+                                   clips_per_s=batch / med, x_realtime=batch * CLIP_SECONDS / med,
+                                   n=len(samples[name]), speedup_vs_official=None)
+                        if "official" in samples:
+                            row["speedup_vs_official"] = statistics.median(samples["official"]) / med
+                        if name != "ours" and name in logits and "ours" in logits:
+                            import numpy as np
+                            row["max_abs_logit_diff_vs_ours"] = float(
+                                np.abs(np.array(logits[name]) - np.array(logits["ours"])).max())
+                        rows.append(row)
+    return rows
+
+
+def _mini_corpus(tmp: Path, sizes=None) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from aasist.data.mini import make_mini
+
+    return make_mini(tmp, seed=0, sizes=sizes, progress=False)
+
+
+def bench_data(args, corpus: Path) -> list[dict]:
+    """Training-item throughput: decode FLAC every epoch vs the memory-mapped int16 cache."""
+    from aasist.data.cache import DecodedCache, benchmark_pipeline
+    from aasist.data.datasets import TrainDataset
+    from aasist.data.protocols import la_paths, read_cm_protocol
+
+    paths = la_paths(corpus, "train")
+    records = read_cm_protocol(paths.protocol)
+    cache = DecodedCache.build_or_load(records, paths.flac_dir, corpus / ".cache" / "train", progress=False)
+    rows = []
+    for workers in (0, 2):
+        rates = {}
+        for name, source in (("flac", paths.flac_dir), ("cache", cache)):
+            ds = TrainDataset(records, source, 64600)
+            rates[name] = statistics.median(
+                benchmark_pipeline(ds, n_items=args.data_items, num_workers=workers, batch_size=24)
+                for _ in range(args.rounds))
+        for name, rate in rates.items():
+            rows.append(dict(section="data", impl=name, num_workers=workers, items_per_s=rate,
+                             speedup_vs_flac=rate / rates["flac"]))
+    return rows
+
+
+def bench_eval(args, corpus: Path) -> list[dict]:
+    """Evaluation clips/s through the same loader and scorer that `evaluate` uses."""
+    import torch
+
+    import aasist
+    from aasist.evaluate import eval_loader, load_split, score_loader
+
+    rows = []
+    for model_name in args.models:
+        config = aasist.load_config(ROOT / "config" / f"{model_name}.conf",
+                                    [f"database_path={corpus}", "use_cache=true", "num_workers=1",
+                                     "batch_size=8"])
+        records, source, _ = load_split(config, "dev")
+        records = records[:args.eval_items]
+        model = aasist.build_model(config["model_config"]).eval()
+        loader = eval_loader(records, source, config, torch.device("cpu"))
+        score_loader(model, loader, torch.device("cpu"), progress=False)  # warm-up
+        times = []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            score_loader(model, loader, torch.device("cpu"), progress=False)
+            times.append(time.perf_counter() - start)
+        med = statistics.median(times)
+        rows.append(dict(section="eval", model=model_name, device="cpu", clips=len(records),
+                         clips_per_s=len(records) / med, x_realtime=len(records) * CLIP_SECONDS / med))
+    return rows
+
+
+def bench_predict(args, weights_dir: Path | None) -> list[dict]:
+    """Files/s and x real time of the predict scorer (AASIST-L)."""
+    import aasist.predict as predict
+
+    weights = weights_dir / "AASIST-L.pth" if weights_dir else None
+    if not weights or not weights.is_file():
+        return []
+    detector = predict.Detector(ROOT / "config" / "AASIST-L.conf", weights, device="cpu")
+    out = predict.benchmark_predict(detector, n_files=args.predict_files, seconds=4.0)
+    return [dict(section="predict", model="AASIST-L", device="cpu", **out)]
+
+
+def _table(rows: list[dict], keys: list[str]) -> str:
+    def fmt(v):
+        return f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sections", default="model,data,eval,predict")
+    parser.add_argument("--official-dir", type=Path, help="a checkout of github.com/clovaai/aasist")
+    parser.add_argument("--weights-dir", type=Path, default=ROOT.parent / "shared" / "reference" / "weights",
+                        help="folder with AASIST.pth / AASIST-L.pth (logit comparison, predict)")
+    parser.add_argument("--models", default="AASIST-L,AASIST")
+    parser.add_argument("--devices", default=None, help="default: cpu, plus cuda when available")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ours-untuned", action="store_true", help="also time ours with AASIST_MALLOC_TUNING=0")
+    parser.add_argument("--data-items", type=int, default=480)
+    parser.add_argument("--eval-items", type=int, default=96)
+    parser.add_argument("--predict-files", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write all rows as JSON")
+    args = parser.parse_args()
+    if args.worker:
+        _worker(json.loads(args.worker))
+        return
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    args.models = args.models.split(",")
+    args.devices = (args.devices.split(",") if args.devices
+                    else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    if args.official_dir and not (args.official_dir / "models" / "AASIST.py").is_file():
+        sys.exit(f"error: {args.official_dir}/models/AASIST.py not found; pass a clovaai/aasist checkout")
+    weights_dir = args.weights_dir if args.weights_dir and args.weights_dir.is_dir() else None
+    sections = args.sections.split(",")
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    print(f"machine: {machine}")
+    rows: list[dict] = []
+    if "model" in sections:
+        model_rows = bench_model(args, weights_dir)
+        rows += model_rows
+        print("\n## model (seconds per batch of 8 x 64600 samples; medians)\n")
+        print(_table(model_rows, ["device", "model", "mode", "amp", "impl", "median_s", "clips_per_s",
+                                  "x_realtime", "speedup_vs_official", "max_abs_logit_diff_vs_ours", "n"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = None
+        if {"data", "eval"} & set(sections):
+            corpus = _mini_corpus(Path(tmp))
+        if "data" in sections:
+            data_rows = bench_data(args, corpus)
+            rows += data_rows
+            print("\n## data pipeline (training items of 64600 samples per second; mini corpus)\n")
+            print(_table(data_rows, ["impl", "num_workers", "items_per_s", "speedup_vs_flac"]))
+        if "eval" in sections:
+            eval_rows = bench_eval(args, corpus)
+            rows += eval_rows
+            print("\n## evaluation (dev split of the mini corpus, cache, batch 8)\n")
+            print(_table(eval_rows, ["model", "device", "clips", "clips_per_s", "x_realtime"]))
+    if "predict" in sections:
+        predict_rows = bench_predict(args, weights_dir)
+        rows += predict_rows
+        if predict_rows:
+            print("\n## predict (AASIST-L, 4 s files)\n")
+            print(_table(predict_rows, list(predict_rows[0])))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

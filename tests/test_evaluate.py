@@ -1,0 +1,106 @@
+"""Evaluation: join by utterance id, official score file, metrics/evaluate CLIs, errors."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aasist.data.protocols import CmRecord
+from aasist.errors import DataError
+from aasist.evaluate import join_scores, write_score_file
+from conftest import CONFIG_DIR, ROOT
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "aasist", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from aasist.data.mini import make_mini
+
+    dest = tmp_path_factory.mktemp("mini")
+    make_mini(dest, seed=2, sizes={"train": (4, 8), "dev": (6, 12), "eval": (6, 18)}, progress=False)
+    return dest / "LA"
+
+
+def test_join_is_by_utterance_id_not_position():
+    records = [CmRecord("S", f"U{i}", "-" if i % 2 else "A01", "bonafide" if i % 2 else "spoof")
+               for i in range(6)]
+    scores = {f"U{i}": float(i) for i in range(6)}
+    shuffled = dict(random.Random(0).sample(list(scores.items()), 6))
+    np.testing.assert_array_equal(join_scores(records, shuffled), np.arange(6.0))
+    with pytest.raises(DataError, match="1 protocol utterances have no score .*U5"):
+        join_scores(records, {k: v for k, v in scores.items() if k != "U5"})
+    with pytest.raises(DataError, match="not in the protocol .*X"):
+        join_scores(records, {**scores, "X": 1.0})
+
+
+def test_score_file_has_official_columns(tmp_path):
+    records = [CmRecord("S", "LA_E_A8093886", "-", "bonafide"), CmRecord("S", "LA_E_1", "A07", "spoof")]
+    path = write_score_file(tmp_path / "s.txt", records, np.array([1.5, -2.25]))
+    assert path.read_text() == "LA_E_A8093886 - bonafide 1.5\nLA_E_1 A07 spoof -2.25\n"
+
+
+def test_evaluate_cli_with_official_weights(corpus, tmp_path, reference_dir):
+    out = tmp_path / "ev"
+    proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
+                "--set", "model_config.nb_samp=16000", "--set", "num_workers=0",
+                "--weights", str(reference_dir / "weights" / "AASIST-L.pth"), "--split", "dev", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "CM EER" in proc.stdout
+    report = json.loads((out / "metrics.json").read_text())
+    assert {"eer_percent", "min_tdcf", "per_attack_eer_percent"} <= set(report)
+    assert report["n_bonafide"] == 6 and report["n_spoof"] == 12
+    lines = (out / "dev_scores.txt").read_text().splitlines()
+    assert len(lines) == 18 and all(len(line.split()) == 4 for line in lines)
+    for name in ("det_curve.png", "score_histograms.png", "per_attack_eer.png"):
+        assert (out / name).stat().st_size > 0
+    # the metrics command on the files evaluate wrote gives the same numbers
+    proc = _cli("metrics", "--scores", str(out / "dev_scores.txt"), "--asv-scores",
+                str(corpus / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt"),
+                "--json", str(tmp_path / "m.json"))
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "m.json").read_text())
+    assert again["eer_percent"] == pytest.approx(report["eer_percent"])
+    assert again["min_tdcf"] == pytest.approx(report["min_tdcf"])
+
+
+def test_metrics_cli_reference_json(tmp_path, reference_dir):
+    ref = reference_dir / "metrics" / "la_eval_like"
+    proc = _cli("metrics", "--scores", str(ref / "cm_scores.txt"), "--asv-scores", str(ref / "asv_scores.txt"),
+                "--json", str(tmp_path / "out.json"))
+    assert proc.returncode == 0
+    got = json.loads((tmp_path / "out.json").read_text())
+    expected = json.loads((ref / "expected.json").read_text())
+    assert abs(got["eer_percent"] - expected["eer_percent"]) < 1e-6
+    assert abs(got["min_tdcf"] - expected["min_tdcf"]) < 1e-6
+    for attack, value in expected["per_attack_eer_percent"].items():
+        assert abs(got["per_attack_eer_percent"][attack] - value) < 1e-6
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "empty"),
+    ("U1 - bonafide 0.5\nU2 A01 spoof abc\n", ":2:"),
+    ("U1 - bonafide 0.5\nU1 A01 spoof 0.1\n", ":2:"),
+    ("U1 - bonafide\n", ":1:"),
+])
+def test_metrics_cli_malformed_score_file_is_one_line(tmp_path, content, message):
+    scores = tmp_path / "cm.txt"
+    scores.write_text(content)
+    asv = tmp_path / "asv.txt"
+    asv.write_text("bonafide target 2.0\nbonafide nontarget -2.0\nA01 spoof 0.1\n")
+    proc = _cli("metrics", "--scores", str(scores), "--asv-scores", str(asv))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr and "cm.txt" in proc.stderr
+
+
+def test_evaluate_missing_weights_is_one_line(corpus, tmp_path):
+    proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
+                "--weights", str(tmp_path / "none.pth"))
+    assert proc.returncode == 1 and "download_pretrained" in proc.stderr and "Traceback" not in proc.stderr
