@@ -47,7 +47,9 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "model_path": (str, "", "pretrained weights used by the official --eval mode (informative)"),
     "batch_size": (int, 24, "training and evaluation batch size"),
     "num_epochs": (int, REQUIRED, "training epochs (the official recipe: 100)"),
-    "loss": (str, "CCE", "only CCE: weighted cross-entropy [0.1 spoof, 0.9 bona fide]"),
+    "loss": (str, "CCE", "only CCE: class-weighted cross-entropy"),
+    "class_weights": (list, [0.1, 0.9], "cross-entropy weights [spoof, bona fide]; official [0.1, 0.9] "
+                      "balances LA's 9:1 spoof:bona fide ratio"),
     "track": (str, "LA", "only LA"),
     "eval_all_best": (bool, True, "score the eval split whenever dev EER improves"),
     "eval_output": (str, "eval_scores.txt", "file name of the final eval score file"),
@@ -122,6 +124,9 @@ def validate_config(config: Mapping[str, Any]) -> dict:
     for key in ("batch_size", "num_epochs"):
         if config[key] < 1:
             raise ConfigError(f"config key '{key}' must be at least 1, got {config[key]}")
+    weights = config["class_weights"]
+    if len(weights) != 2 or not all(isinstance(w, (int, float)) and w > 0 for w in weights):
+        raise ConfigError(f"class_weights must be two positive numbers [spoof, bona fide], got {weights!r}")
     bad_splits = set(config["eval_splits"]) - {"dev", "eval"}
     if bad_splits:
         raise ConfigError(f"eval_splits may hold 'dev' and 'eval', got {sorted(bad_splits)}")

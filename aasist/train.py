@@ -6,7 +6,8 @@ over them, then evaluates the final (SWA) model on the eval split.
 
 Recipe (clovaai/aasist main.py + utils.py): Adam (lr base_lr, config betas, weight decay),
 a cosine schedule stepped every batch from base_lr down to lr_min, cross-entropy weighted
-[0.1 spoof, 0.9 bona fide], random nb_samp windows, SWA over the best-dev snapshots with
+[0.1 spoof, 0.9 bona fide] (config class_weights), random nb_samp windows, SWA over the
+best-dev snapshots with
 a BatchNorm refresh at the end. Works under `torchrun` (DistributedDataParallel).
 
 Run directory: config.conf, run_info.json, metrics.csv, checkpoint.pt, weights/,
@@ -41,7 +42,6 @@ from .errors import AasistError, ConfigError
 from .evaluate import autocast, evaluate_split, load_split, resolve_device
 from .model import build_model, count_parameters
 
-CLASS_WEIGHTS = (0.1, 0.9)  # spoof, bona fide: the official weighted cross-entropy
 CSV_FIELDS = ["epoch", "train_loss", "lr", "dev_eer_percent", "dev_min_tdcf", "best_dev",
               "eval_eer_percent", "seconds"]
 
@@ -170,11 +170,11 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 # --------------------------------------------------------------------------- loop
 
-def train_epoch(model, loader, optimizer, scheduler, device, *, freq_aug: bool, amp: bool,
-                scaler, epoch: int, progress: bool) -> float:
+def train_epoch(model, loader, optimizer, scheduler, device, *, class_weights, freq_aug: bool,
+                amp: bool, scaler, epoch: int, progress: bool) -> float:
     """One pass over the training loader; returns the mean loss per utterance."""
     model.train()
-    weight = torch.tensor(CLASS_WEIGHTS, device=device)
+    weight = torch.tensor(class_weights, dtype=torch.float32, device=device)
     total, count = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
     for step, (x, y) in enumerate(bar):
@@ -312,7 +312,8 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
         start = time.time()
         if sampler is not None:
             sampler.set_epoch(epoch)
-        loss = train_epoch(model, train_loader, optimizer, scheduler, dev, freq_aug=config["freq_aug"],
+        loss = train_epoch(model, train_loader, optimizer, scheduler, dev,
+                           class_weights=config["class_weights"], freq_aug=config["freq_aug"],
                            amp=amp, scaler=scaler, epoch=epoch, progress=progress)
         row = {"epoch": epoch, "train_loss": f"{loss:.6f}", "lr": f"{scheduler.get_last_lr()[0]:.3e}"}
         if main:
