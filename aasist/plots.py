@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 
 from .metrics import _natural_key, compute_det_curve, compute_eer
 
-__all__ = ["plot_det", "plot_score_histograms", "plot_per_attack_eer", "plot_training_curves"]
+__all__ = ["plot_det", "plot_examples", "plot_score_histograms", "plot_per_attack_eer",
+           "plot_training_curves"]
 
 _DPI = 120
 _BONA_COLOR = "tab:blue"
@@ -214,4 +215,30 @@ def plot_training_curves(rows: Iterable[Mapping], path, *, title: str = "Trainin
     for ax in (ax_loss, ax_eer):
         ax.grid(True, lw=0.4, alpha=0.6)
     fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_examples(examples: Mapping[str, np.ndarray], path, *, sample_rate: int = 16000,
+                  n_fft: int = 512) -> Path:
+    """Waveform (top) and log spectrogram (bottom) of each named clip, side by side.
+
+    ``examples`` maps a title (e.g. "bona fide LA_T_1000137") to a 1-D float waveform.
+    """
+    fig = _new_figure(4.2 * len(examples), 5.0)
+    axes = fig.subplots(2, len(examples), squeeze=False)
+    hop = n_fft // 4
+    for col, (title, wave) in enumerate(examples.items()):
+        wave = np.asarray(wave, dtype=np.float64)
+        t = np.arange(len(wave)) / sample_rate
+        axes[0, col].plot(t, wave, lw=0.5, color=_BONA_COLOR if col == 0 else _SPOOF_COLOR)
+        axes[0, col].set_title(title, fontsize=9)
+        axes[0, col].set_xlabel("time (s)")
+        n_frames = max(1 + (len(wave) - n_fft) // hop, 1)
+        frames = np.stack([np.resize(wave[i * hop:i * hop + n_fft], n_fft) for i in range(n_frames)])
+        power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2
+        axes[1, col].imshow(10 * np.log10(power.T + 1e-10), origin="lower", aspect="auto",
+                            extent=(0, len(wave) / sample_rate, 0, sample_rate / 2000), cmap="magma")
+        axes[1, col].set_xlabel("time (s)")
+        axes[1, col].set_ylabel("kHz")
+    fig.tight_layout()
     return _save(fig, path)

@@ -7,8 +7,7 @@ over them, then evaluates the final (SWA) model on the eval split.
 Recipe (clovaai/aasist main.py + utils.py): Adam (lr base_lr, config betas, weight decay),
 a cosine schedule stepped every batch from base_lr down to lr_min, cross-entropy weighted
 [0.1 spoof, 0.9 bona fide] (config class_weights), random nb_samp windows, SWA over the
-best-dev snapshots with
-a BatchNorm refresh at the end. Works under `torchrun` (DistributedDataParallel).
+best-dev snapshots with a BatchNorm refresh at the end. Works under `torchrun` (DistributedDataParallel).
 
 Run directory: config.conf, run_info.json, metrics.csv, checkpoint.pt, weights/,
 eval_scores.txt, metrics.json, figures. ``checkpoint.pt`` is replaced atomically at each

@@ -329,7 +329,16 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
     return records
 
 
+def protocol_summary(records: list[CmRecord]) -> dict[str, int]:
+    """Utterance counts: ``total``, ``bonafide``, ``spoof`` and one entry per attack id."""
+    summary = {"total": len(records), "bonafide": sum(r.key == "bonafide" for r in records)}
+    summary["spoof"] = summary["total"] - summary["bonafide"]
+    for attack in sorted({r.attack for r in records if r.key == "spoof"}):
+        summary[attack] = sum(r.attack == attack for r in records)
+    return summary
+
+
 __all__ = [
     "AsvRecord", "CmRecord", "LaPaths", "Trial2021Record", "WildRecord", "SPLITS",
-    "la_paths", "read_2021_metadata", "read_asv_scores", "read_cm_protocol", "read_in_the_wild",
+    "la_paths", "protocol_summary", "read_2021_metadata", "read_asv_scores", "read_cm_protocol", "read_in_the_wild",
 ]
