@@ -76,7 +76,7 @@ def _cmd_predict(args) -> int:
     from .predict import Detector, ResultWriter, predict_paths
 
     detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        hop_seconds=args.hop, overrides=args.overrides)
+                        hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
     for result in predict_paths(detector, args.paths, timeline=args.timeline, progress=not args.quiet):
@@ -127,9 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True)
     p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
     p.add_argument("--threshold", type=float, default=None,
-                   help="label bona fide when score >= T (default 0: the logit where p_bonafide=0.5)")
+                   help="label bona fide when score >= T (default: the model's own decision, "
+                        "p_bonafide >= 0.5); e.g. eer_threshold from `evaluate --split dev`")
     p.add_argument("--timeline", action="store_true", help="also output per-window scores")
-    p.add_argument("--hop", type=float, default=None, help="window hop in seconds for long audio")
+    p.add_argument("--hop", type=float, default=None,
+                   help="window hop in seconds for long audio (default: half a window)")
+    p.add_argument("--aggregate", choices=["min", "mean"], default="min",
+                   help="file score from its windows: least bona fide window (default) or mean")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")

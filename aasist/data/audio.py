@@ -33,7 +33,7 @@ INT16_SCALE = 32768.0  # libsndfile's float scale for 16-bit PCM
 
 def _open_error(path: Path, exc: Exception) -> DataError:
     return DataError(f"{path}: cannot decode audio ({exc}); the file is corrupt, truncated or "
-                     f"not audio. Re-extract or re-download it, or remove it from the protocol.")
+                     f"not audio. Replace it (dataset files: re-extract or re-download the dataset).")
 
 
 def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
@@ -41,7 +41,7 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
 
     16-bit PCM gives ``int16 / 32768`` exactly; other encodings go through libsndfile's
     float64 conversion and are then rounded to float32 (as the official code does).
-    Multi-channel audio is down-mixed by averaging the channels (in float64).
+    Multi-channel audio is down-mixed by averaging the channels (in float32).
     Raises DataError naming the file if it is missing, empty, corrupt or has no samples.
     """
     p = Path(path)
@@ -57,17 +57,20 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
                 x16 = f.read(dtype="int16")
                 x = np.multiply(x16, np.float32(1.0 / INT16_SCALE), dtype=np.float32)  # exact
             else:
-                x64 = f.read(dtype="float64", always_2d=True)
-                x = x64.mean(axis=1).astype(np.float32) if x64.shape[1] > 1 else \
-                    x64[:, 0].astype(np.float32)
+                # Mono: libsndfile's float64 rounded to float32, as the official code does.
+                # Several channels: averaged in float32, so long recordings stay affordable.
+                if f.channels == 1:
+                    x = f.read(dtype="float64")[:].astype(np.float32)
+                else:
+                    x = f.read(dtype="float32", always_2d=True).mean(axis=1, dtype=np.float32)
     except DataError:
         raise
     except (RuntimeError, sf.SoundFileError, OSError, ValueError, EOFError) as exc:
         # sf.LibsndfileError subclasses RuntimeError in soundfile >= 0.11
         raise _open_error(p, exc) from exc
     if x.shape[0] == 0:
-        raise DataError(f"{p}: audio file has no samples (zero length); re-extract or "
-                        f"re-download it, or remove it from the protocol")
+        raise DataError(f"{p}: audio file has no samples (zero length); replace it "
+                        f"(dataset files: re-extract or re-download the dataset)")
     return x, sr
 
 
