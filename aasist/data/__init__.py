@@ -1,7 +1,6 @@
 """Data: protocol readers, audio reading and crop/pad, datasets, decoded cache.
 
-Importing ``aasist.data`` (or ``aasist.data.protocols``) does not import torch; the
-datasets (``TrainDataset``, ``EvalDataset``, ``seed_worker``, ``make_generator``) are
+The datasets (``TrainDataset``, ``EvalDataset``, ``seed_worker``, ``make_generator``) are
 loaded on first use.
 """
 from __future__ import annotations

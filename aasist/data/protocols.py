@@ -221,25 +221,16 @@ def la_paths(root: PathLike, split: str) -> LaPaths:
 
 
 def read_asv_scores(path: PathLike) -> list[AsvRecord]:
-    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``)."""
-    expected = "3 columns 'SOURCE KEY SCORE', e.g. 'bonafide target 2.5' or 'A07 spoof 0.4'"
-    records: list[AsvRecord] = []
-    for number, line in _open_lines(path, "ASV score file"):
-        cols = line.split()
-        if len(cols) != 3:
-            raise _bad(path, number, line, f"{len(cols)} columns", expected)
-        source, key, raw = cols
-        if key not in ASV_KEYS:
-            raise _bad(path, number, line, f"unknown key {key!r}",
-                       f"the second column to be one of {', '.join(ASV_KEYS)}")
-        try:
-            score = float(raw)
-        except ValueError:
-            raise _bad(path, number, line, f"score {raw!r} is not a number", expected) from None
-        if not math.isfinite(score):
-            raise _bad(path, number, line, f"score {raw!r} is not finite", "a finite score")
-        records.append(AsvRecord(source=source, key=key, score=score))
-    return records
+    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``).
+
+    One parser serves both views of the file: :func:`aasist.metrics.read_asv_scores` checks
+    it (errors as ``path:line: ...``) and returns arrays; this returns typed records.
+    """
+    from ..metrics import read_asv_scores as read_asv_arrays
+
+    scores = read_asv_arrays(path)
+    return [AsvRecord(source=s, key=k, score=float(v))
+            for s, k, v in zip(scores.sources, scores.keys, scores.scores)]
 
 
 # --------------------------------------------------------------------------- 2021 LA / DF
