@@ -28,13 +28,13 @@ DOWNLOAD_HINT = ("download the dataset with `python scripts/download_dataset.py 
 
 
 def resolve_device(requested: str | None) -> torch.device:
-    """'cuda' / 'cpu' / None (cuda when available) -> torch.device, with a clear error."""
+    """'cuda' / 'cuda:N' / 'cpu' / None (cuda when available) -> torch.device, with a clear error."""
     if requested in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-    if requested not in ("cpu", "cuda"):
+    if not (requested == "cpu" or str(requested).startswith("cuda")):
         raise ValueError(f"unknown device {requested!r}; valid: cpu, cuda")
+    if str(requested).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} was asked for but no CUDA GPU is visible; use --device cpu")
     return torch.device(requested)
 
 

@@ -264,21 +264,14 @@ class Detector:
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                  aggregate: str = "min", workers: Optional[int] = None):
-        import torch
-
-        from . import build_model, load_config, load_weights
+        from . import load_model
+        from .evaluate import resolve_device
 
         if weights is None:
             raise ValueError("Detector needs weights (a .pth state_dict); get the official ones "
                              "with `python scripts/download_pretrained.py`")
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu")
-        cfg = load_config(config, overrides)
-        model = build_model(cfg["model_config"]).to(device)
-        load_weights(model, weights)
-        self._setup(model.eval(), int(cfg["model_config"]["nb_samp"]), threshold, hop_seconds,
+        model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
+        self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds,
                     batch_size, aggregate, workers)
 
     @classmethod
