@@ -279,7 +279,7 @@ def test_bad_arguments():
 
 def test_default_sizes():
     total = {s: sum(DEFAULT_SIZES[s]) for s in SPLITS}
-    assert total == {"train": 600, "dev": 300, "eval": 600}
+    assert total == {"train": 1200, "dev": 200, "eval": 700}
     for split in SPLITS:
         n_bona, n_spoof = DEFAULT_SIZES[split]
         assert 0.25 <= n_bona / (n_bona + n_spoof) <= 0.35

@@ -74,7 +74,7 @@ from typing import Callable, Mapping
 import numpy as np
 import soundfile as sf
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter, resample_poly
+from scipy.signal import butter, lfilter, resample_poly, sosfilt
 from tqdm.auto import tqdm
 
 __all__ = [
@@ -89,7 +89,7 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 16000
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SPLITS = ("train", "dev", "eval")
 TRAIN_ATTACKS = ("A01", "A02", "A03", "A04", "A05", "A06")
@@ -98,9 +98,9 @@ SPLIT_ATTACKS = {"train": TRAIN_ATTACKS, "dev": TRAIN_ATTACKS, "eval": EVAL_ATTA
 
 #: (bona fide, spoof) utterance counts per split.
 DEFAULT_SIZES: dict[str, tuple[int, int]] = {
-    "train": (180, 420),
-    "dev": (90, 210),
-    "eval": (180, 420),
+    "train": (360, 840),
+    "dev": (60, 140),
+    "eval": (210, 490),
 }
 
 MARKER_NAME = ".mini_complete.json"
@@ -131,6 +131,7 @@ _SR = SAMPLE_RATE
 _BLOCK = 80  # samples per control frame (5 ms): formant tracks, LPC frames
 _MIN_DUR, _MAX_DUR = 1.0, 3.0  # seconds
 _RMS_DBFS = (-34.0, -22.0)  # final level, identical distribution for both classes
+_HIGHPASS = butter(4, 3500.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
 
 # Vowel formant targets (F1, F2, F3 in Hz, adult male; Peterson & Barney-like).
 _VOWELS = np.array([
@@ -398,7 +399,8 @@ def _speaker(seed: int, number: int) -> dict:
         "jitter": rng.uniform(0.003, 0.012),
         "shimmer": rng.uniform(0.02, 0.08),
         "open_quotient": rng.uniform(0.45, 0.75),
-        "breath": rng.uniform(0.005, 0.05),
+        "breath": rng.uniform(0.02, 0.06),
+        "hiss_db": rng.uniform(-30.0, -25.0),
         "closing": rng.uniform(0.12, 0.3),
         "tilt": rng.uniform(0.0, 0.3),
         "rate": rng.uniform(0.8, 1.25),
@@ -417,7 +419,7 @@ def _plan(rng: np.random.Generator, n_frames: int, spk: dict) -> dict:
     voice = np.zeros(n_frames)
     noise_events: list[tuple[int, int, float, float, float, str]] = []
 
-    lead = int(rng.uniform(0.04, 0.25) * 200)
+    lead = int(rng.uniform(0.01, 0.04) * 200)
     trail = int(rng.uniform(0.04, 0.2) * 200)
     t = lead
     current = _VOWELS[rng.integers(len(_VOWELS))] * fs
@@ -536,6 +538,11 @@ def _bonafide(rng: np.random.Generator, spk: dict, n: int) -> tuple[np.ndarray, 
     active = voice > 0.5 * max(voice.max(), 1e-9)
     if active.any():
         voiced_out /= _rms(voiced_out[active])
+    # Breathy high band: turbulence noise above ~3.5 kHz, modulated by the glottal flow, at
+    # a speaker-specific level relative to the voiced sound (consistent 4-8 kHz content).
+    hiss = sosfilt(_HIGHPASS, rng.standard_normal(n)) * (0.15 + glottal) * voice
+    hiss_active = hiss[active] if active.any() else hiss
+    voiced_out += hiss / _rms(hiss_active) * 10.0 ** (spk["hiss_db"] / 20.0)
 
     noise_out = np.zeros(n)
     for start, end, centre, bw, level, kind in plan["noise_events"]:
@@ -556,9 +563,9 @@ def _bonafide(rng: np.random.Generator, spk: dict, n: int) -> tuple[np.ndarray, 
 
     # Recording channel: DC-blocking high-pass, random tilt, background noise.
     speech = lfilter([1.0, -1.0], [1.0, -rng.uniform(0.97, 0.995)], speech)
-    speech = lfilter([1.0, rng.uniform(-0.4, 0.4)], [1.0], speech)
-    noise = _one_pole_lowpass(rng.standard_normal(n), rng.uniform(0.0, 0.9))
-    snr_db = rng.uniform(30.0, 50.0)
+    speech = lfilter([1.0, -rng.uniform(0.6, 0.85)], [1.0], speech)  # bright close-talk mic
+    noise = _one_pole_lowpass(rng.standard_normal(n), rng.uniform(0.0, 0.5))
+    snr_db = rng.uniform(30.0, 45.0)
     speech = speech + noise / _rms(noise) * _rms(speech) * 10.0 ** (-snr_db / 20.0)
     info = {"f0": f0, "voiced": voice > 0.12, "voice": voice, "speaker": spk}
     return speech, info
@@ -567,7 +574,7 @@ def _bonafide(rng: np.random.Generator, spk: dict, n: int) -> tuple[np.ndarray, 
 # --------------------------------------------------------------------------- attacks
 
 
-def _atk_griffin_lim(x, info, rng, n_fft=1024, hop=256, n_iter=10, power=1.3):
+def _atk_griffin_lim(x, info, rng, n_fft=1024, hop=256, n_iter=4, power=1.5):
     """Griffin-Lim from a coarse, sharpened magnitude (as in Tacotron's power=1.3-1.5)."""
     mag = np.abs(_stft(x, n_fft, hop)) ** power
     return _griffin_lim(mag, n_fft, hop, len(x), n_iter, rng)
@@ -583,14 +590,14 @@ def _lpc_analysis(x: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray, np
     return emph, a, np.sqrt(err / (0.4 * width))
 
 
-def _atk_lpc(x, info, rng, order=18):
+def _atk_lpc(x, info, rng, order=12):
     _, a, gains = _lpc_analysis(x, order)
     exc = _pulse_noise_excitation(info["f0"], info["voiced"], rng)
     y = _tv_allpole(exc, a, gains=gains)
     return lfilter([1.0], [1.0, -0.97], y)
 
 
-def _atk_lpc_residual_coding(x, info, rng, order=16, bits=4):
+def _atk_lpc_residual_coding(x, info, rng, order=16, bits=2):
     """LPCNet-like: the true LPC residual, mu-law coded with few bits per sample and
     normalised per block, drives the all-pole synthesis filter (envelope-shaped noise)."""
     n = len(x)
@@ -608,7 +615,7 @@ def _atk_lpc_residual_coding(x, info, rng, order=16, bits=4):
     return lfilter([1.0], [1.0, -0.97], y)
 
 
-def _atk_mcep(x, info, rng, zero_phase=False, time_smooth=3, n_ceps=24):
+def _atk_mcep(x, info, rng, zero_phase=False, time_smooth=5, n_ceps=14):
     n_fft, hop = 512, 128
     n = len(x)
     mag = np.abs(_stft(x, n_fft, hop))
@@ -635,10 +642,10 @@ def _atk_bandlimit(x, info, rng):
     low = _lowpass_5k(x)
     mirrored = low * np.cos(np.pi * np.arange(len(x)))  # f -> 8 kHz - f
     image = mirrored - _lowpass_5k(mirrored)  # weak imaging above the cut-off
-    return low + image * 10.0 ** (rng.uniform(-45.0, -35.0) / 20.0)
+    return low + image * 10.0 ** (rng.uniform(-55.0, -45.0) / 20.0)
 
 
-def _atk_ola(x, info, rng, width=384, hop=96, max_offset=0.006):
+def _atk_ola(x, info, rng, width=512, hop=128, max_offset=0.015):
     n = len(x)
     n_frames = -(-n // hop) + width // hop
     pad = width + int(max_offset * _SR) + 1
@@ -652,9 +659,9 @@ def _atk_ola(x, info, rng, width=384, hop=96, max_offset=0.006):
     return _fit_length(y[width // 2:], n)
 
 
-def _atk_codec(x, info, rng, n_fft=512, step_db=6.0):
+def _atk_codec(x, info, rng, n_fft=512, step_db=9.0):
     n = len(x)
-    floor_db = rng.uniform(30.0, 42.0)
+    floor_db = rng.uniform(16.0, 24.0)
     hop = n_fft // 2
     spec = _stft(x, n_fft, hop, win="sqrthann")
     mag = np.abs(spec)
@@ -690,7 +697,7 @@ def _mel_matrix(n_mels: int, n_fft: int) -> np.ndarray:
 _MEL_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _atk_mel_gl(x, info, rng, n_fft=1024, hop=256, n_mels=80, n_iter=8):
+def _atk_mel_gl(x, info, rng, n_fft=1024, hop=256, n_mels=80, n_iter=4, power=1.3):
     key = (n_mels, n_fft)
     if key not in _MEL_CACHE:
         fb = _mel_matrix(n_mels, n_fft)
@@ -698,7 +705,7 @@ def _atk_mel_gl(x, info, rng, n_fft=1024, hop=256, n_mels=80, n_iter=8):
     fb, inv = _MEL_CACHE[key]
     mag = np.abs(_stft(x, n_fft, hop))
     mel = mag ** 2 @ fb.T
-    lin = np.sqrt(np.clip(mel @ inv.T, 0.0, None))
+    lin = np.clip(mel @ inv.T, 0.0, None) ** (0.5 * power)
     return _griffin_lim(lin, n_fft, hop, len(x), n_iter, rng)
 
 
@@ -735,7 +742,7 @@ def _atk_hnm(x, info, rng, max_harmonics=60, cutoff=4000.0):
 def _atk_pitch_shift(x, info, rng, n_fft=1024, hop=256):
     """Phase-vocoder time stretch by r, then resample by r: pitch shifted, length kept."""
     n = len(x)
-    r = rng.choice([0.84, 0.88, 0.92, 1.09, 1.13, 1.18])  # stretch factor
+    r = rng.choice([0.8, 0.85, 0.9, 1.12, 1.18, 1.25])  # stretch factor
     spec = _stft(x, n_fft, hop)
     n_out = int(np.ceil(len(spec) * r))
     pos = np.arange(n_out) / r
@@ -776,7 +783,7 @@ def _atk_freq_warp(x, info, rng, n_fft=512, hop=128):
     n = len(x)
     spec = _stft(x, n_fft, hop)
     mag = np.abs(spec)
-    alpha = rng.choice([0.86, 0.9, 1.1, 1.15])
+    alpha = rng.choice([0.8, 0.86, 1.15, 1.22])
     n_bins = mag.shape[1]
     src = np.clip(np.arange(n_bins) / alpha, 0, n_bins - 1)
     lo = np.minimum(src.astype(np.int64), n_bins - 2)
@@ -815,7 +822,7 @@ _ATTACKS: dict[str, Callable[[np.ndarray, dict, np.random.Generator], np.ndarray
     "A14": _chain(_atk_lpc, _atk_codec),
     "A15": _chain(_atk_griffin_lim, _atk_bandlimit),
     "A16": _atk_bandlimit,
-    "A17": _chain(_atk_ola, _atk_mulaw),
+    "A17": _chain(_atk_ola, lambda x, info, rng: _atk_mulaw(x, info, rng, bits=4)),
     "A18": lambda x, info, rng: _atk_mcep(x, info, rng, zero_phase=True, time_smooth=9),
     "A19": _atk_codec,
 }
