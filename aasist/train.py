@@ -10,7 +10,8 @@ a cosine schedule stepped every batch from base_lr down to lr_min, cross-entropy
 best-dev snapshots with a BatchNorm refresh at the end. Works under `torchrun` (DistributedDataParallel).
 
 Run directory: config.conf, run_info.json, metrics.csv, checkpoint.pt, weights/,
-eval_scores.txt, metrics.json, figures. ``checkpoint.pt`` is replaced atomically at each
+eval_scores.txt, metrics.json, figures. The final model (SWA, or the last epoch with
+``swa: false``) is saved as weights/swa.pth or weights/last.pth. ``checkpoint.pt`` is replaced atomically at each
 epoch end and holds everything `--resume` needs, RNG states included, so a resumed CPU
 run gives exactly the scores of an uninterrupted one.
 """
@@ -364,13 +365,14 @@ def _finish(model, swa_model, state, config, train_loader, device, amp, out: Pat
     """SWA swap + BatchNorm refresh, final eval scoring, metrics.json and figures."""
     from . import plots
 
-    final = model
+    final, final_path = model, out / "weights" / "last.pth"
     if swa_model is not None and state["n_swa"] > 0:
         update_bn(train_loader, swa_model, device=device)
-        final = swa_model.module
-        torch.save(final.state_dict(), out / "weights" / "swa.pth")
+        final, final_path = swa_model.module, out / "weights" / "swa.pth"
+    torch.save(final.state_dict(), final_path)
     results = {"best_dev_epoch": state["best_epoch"], "best_dev_eer_percent": state["best_dev_eer"],
-               "swa_snapshots": state["n_swa"], "final_model": "swa" if final is not model else "last"}
+               "swa_snapshots": state["n_swa"], "final_model": "swa" if final is not model else "last",
+               "final_weights": str(final_path)}
     for split in config["eval_splits"]:
         score_path = out / (config["eval_output"] if split == "eval" else f"{split}_scores.txt")
         report = evaluate_split(final, config, split, device, score_path=score_path, amp=amp,

@@ -18,7 +18,7 @@ from aasist.train import TrainingError, build_optimizer, train
 from conftest import CONFIG_DIR, ROOT
 
 TINY = ["num_epochs=2", "batch_size=8", "model_config.nb_samp=4000", "num_workers=0",
-        "use_cache=false", "mini_corpus=false"]
+        "use_cache=false", "mini_corpus=false", "swa=true"]
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,7 @@ def test_train_writes_the_run_directory(corpus, tmp_path):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["eval_eer_percent"] == result["eval_eer_percent"]
+    assert metrics["final_weights"] == str(out / "weights" / "swa.pth")
     assert 0 <= metrics["eval_min_tdcf"] and set(metrics["eval_per_attack_eer_percent"]) <= {
         f"A{i:02d}" for i in range(7, 20)}
     rows = (out / "metrics.csv").read_text().splitlines()

@@ -1,0 +1,32 @@
+"""The notebook executes top to bottom, headless, with its default parameters."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import ROOT
+
+NOTEBOOK = ROOT / "Audio Deepfake Detection.ipynb"
+
+
+def test_notebook_is_committed_without_errors_or_stale_outputs():
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and "parameters" in code[0].metadata.get("tags", [])
+    for cell in code:
+        assert not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
+def test_notebook_runs_headless_on_the_mini_corpus(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "CM EER" in text and "trained in" in text
+    shutil.copy(NOTEBOOK, tmp_path / "executed.ipynb")  # for inspection when debugging
+    nbformat.write(nb, tmp_path / "executed.ipynb")
