@@ -221,7 +221,7 @@ def bench_predict(args, weights_dir: Path | None) -> list[dict]:
         return []
     detector = predict.Detector(ROOT / "config" / "AASIST-L.conf", weights, device="cpu")
     out = predict.benchmark_predict(detector, n_files=args.predict_files, seconds=4.0)
-    return [dict(section="predict", model="AASIST-L", device="cpu", **out)]
+    return [dict(section="predict", model="AASIST-L", **out)]
 
 
 def _table(rows: list[dict], keys: list[str]) -> str:
