@@ -59,13 +59,13 @@ A19   same algorithm as A06
 ====  =====================================================================================
 
 Why the artefacts are this strong: the corpus is made so that ``python -m aasist train
---config config/mini.conf`` teaches AASIST-L something real in a few minutes of CPU (about
-1,300 steps on 0.25 s crops, eval EER near 10 %).  AASIST's fixed sinc filterbank and graph
-pooling pick up broad, consistent differences first and subtle ones very slowly, so the
-bona fide voice has consistent high-band content (which band-limiting, smooth envelopes,
-pulse excitation and magnitude-only phase reconstruction visibly change), speech starts at
-once (evaluation scores the first ``nb_samp`` samples), and each vocoder is a coarse,
-low-quality version of its kind.  Nothing else differs between the classes.
+--config config/mini.conf`` teaches AASIST-L something real on two CPU cores in about seven
+minutes (1,350 steps on 0.25 s crops; eval EER about 11 %).  AASIST's fixed sinc filterbank
+and graph pooling pick up broad, consistent differences first and subtle ones very slowly,
+so the bona fide voice has consistent high-band content (which band-limiting, smooth
+envelopes, pulse excitation and magnitude-only phase reconstruction visibly change), speech
+starts at once (evaluation scores the first ``nb_samp`` samples), and each vocoder is a
+coarse, low-quality version of its kind.  Nothing else differs between the classes.
 
 ASV score files hold synthetic but plausible scores (targets high, non-targets low, spoofs in
 between, per attack), so the min t-DCF can be computed on the dev and eval splits.
