@@ -141,6 +141,15 @@ def _check_free_space(directory: Path, needed: int, what: str) -> None:
             f"only {_human(free)} free; free some space or choose another destination")
 
 
+def _write_chunk(out, chunk: bytes, path: Path, then: str) -> None:
+    """Write ``chunk`` to ``out``; a failed write (usually a full disk) becomes a one-line error."""
+    try:
+        out.write(chunk)
+    except OSError as err:
+        raise DownloadError(f"could not write {path}: {err.strerror or err} (is the disk full?); "
+                            f"free some space and {then}") from None
+
+
 def _describe(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         reason = err.reason
@@ -246,12 +255,7 @@ def _attempt(url: str, part: Path, expected: str | None, *, timeout: float, chun
                     raise _Transient(_describe(err)) from None
                 if not chunk:
                     break
-                try:
-                    out.write(chunk)
-                except OSError as err:
-                    raise DownloadError(
-                        f"could not write {part}: {err.strerror or err} (is the disk full?); "
-                        "free some space and run again to resume") from None
+                _write_chunk(out, chunk, part, "run again to resume")
                 written += len(chunk)
                 bar.update(len(chunk))
 
@@ -431,12 +435,7 @@ def safe_extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike, *,
                                     "download it again") from None
                             if not chunk:
                                 break
-                            try:
-                                out.write(chunk)
-                            except OSError as err:
-                                raise DownloadError(
-                                    f"could not write {target}: {err.strerror or err} (is "
-                                    "the disk full?); free some space and run again") from None
+                            _write_chunk(out, chunk, target, "run again")
                             bar.update(len(chunk))
                     os.replace(tmp, target)
                 except _ZIP_ERRORS as err:  # raised by zf.open (bad local header, ...)

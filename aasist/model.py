@@ -87,13 +87,16 @@ def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
     oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s; stacking the kh*kw shifted
     copies of the (small) input turns the work into one matrix product. Same result.
-    x: (B, 1, H, W) -> (B, C, H', W').
+    x: (B, 1, H, W) -> (B, C, H', W'), channels_last in memory.
     """
     kh, kw = conv.kernel_size
     ph, pw = conv.padding
     xp = F.pad(x, (pw, pw, ph, ph))
     h_out, w_out = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
     cols = torch.cat([xp[:, :, i:i + h_out, j:j + w_out] for i in range(kh) for j in range(kw)], dim=1)
+    # channels_last from here on: oneDNN's 2x3 convolutions run about twice as fast on it, in
+    # training as in inference, and every later layer of the encoder keeps the layout.
+    cols = cols.contiguous(memory_format=torch.channels_last)
     weight = conv.weight.reshape(conv.out_channels, kh * kw, 1, 1)
     return F.conv2d(cols, weight, conv.bias)
 
@@ -101,9 +104,15 @@ def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 def _max_pool_time(x: torch.Tensor) -> torch.Tensor:
     """Max-pool by 3 along the last axis: (B, C, F, T) -> (B, C, F, T // 3).
 
-    Same values as ``nn.MaxPool2d((1, 3))``, without computing the argmax indices.
+    Same values as ``nn.MaxPool2d((1, 3))``, whatever the memory layout.
     """
+    if x.requires_grad:
+        # Backward scatters into the stored argmax: cheaper than amax's compare-and-share.
+        return F.max_pool2d(x, (1, 3))
     t = x.shape[-1] // 3 * 3
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        # (B, F, T, C) in memory: reduce groups of 3 time steps with the channels innermost.
+        return x.permute(0, 2, 3, 1)[:, :, :t].unflatten(2, (-1, 3)).amax(3).permute(0, 3, 1, 2)
     return x[..., :t].unflatten(-1, (-1, 3)).amax(-1)
 
 
@@ -307,7 +316,7 @@ class Model(nn.Module):
         x = self.conv_time(x, mask=freq_aug)  # (B, n_sinc, L')
         x = F.max_pool2d(x.abs().unsqueeze(1), (3, 3))  # (B, 1, F, L' // 3)
         x = F.selu(self.first_bn(x), inplace=True)
-        e = self.encoder(x).abs()  # (B, C, F, T)
+        e = self.encoder(x).abs()  # (B, C, F, T), channels_last in memory (_conv_one_channel)
 
         e_s = e.amax(dim=3).transpose(1, 2) + self.pos_S  # spectral nodes (B, F, C)
         out_s = self.pool_S(self.GAT_layer_S(e_s))

@@ -96,6 +96,27 @@ def test_gradients_reach_every_parameter_that_matters():
     assert missing and all(".bn1." in n for n in missing), missing
 
 
+def test_fast_paths_match_plain_layers_in_every_layout():
+    """The im2col convolution and the time max-pool equal nn.Conv2d / nn.MaxPool2d, values
+    and gradients, for contiguous and channels_last inputs, with and without autograd."""
+    from aasist.model import _conv_one_channel, _max_pool_time
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 8, kernel_size=(2, 3), padding=(1, 1))
+    x = torch.randn(2, 1, 5, 40)
+    assert torch.allclose(_conv_one_channel(x, conv), conv(x), atol=1e-5)
+    y = torch.randn(2, 8, 5, 41)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        z = y.contiguous(memory_format=layout)
+        with torch.no_grad():
+            assert torch.equal(_max_pool_time(z), torch.nn.functional.max_pool2d(y, (1, 3)))
+        leaf = z.clone().requires_grad_()
+        ref = y.clone().requires_grad_()
+        _max_pool_time(leaf).pow(2).sum().backward()
+        torch.nn.functional.max_pool2d(ref, (1, 3)).pow(2).sum().backward()
+        assert torch.equal(leaf.grad, ref.grad)
+
+
 def test_freq_aug_masks_sinc_bands():
     model = _model("AASIST-L")
     x = torch.randn(1, 4000)
