@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import metrics, plots
+from .config import loader_workers
 from .data.cache import DecodedCache
 from .data.datasets import EvalDataset
 from .data.protocols import CmRecord, la_paths, read_cm_protocol
@@ -63,8 +64,8 @@ def load_split(config: Mapping[str, Any], split: str) -> tuple[list[CmRecord], A
 def eval_loader(records, source, config: Mapping[str, Any], device: torch.device) -> DataLoader:
     """Batched, ordered loader over first-window crops (official evaluation input)."""
     dataset = EvalDataset(records, source, config["model_config"]["nb_samp"])
-    workers = config.get("num_workers", 0)
-    return DataLoader(dataset, batch_size=config["batch_size"], shuffle=False, num_workers=workers,
+    return DataLoader(dataset, batch_size=config["batch_size"], shuffle=False,
+                      num_workers=loader_workers(config),
                       pin_memory=device.type == "cuda", persistent_workers=False)
 
 

@@ -36,7 +36,7 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from .config import save_config, validate_config
+from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
 from .evaluate import autocast, evaluate_split, load_split, resolve_device
@@ -269,7 +269,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
         raise ConfigError(f"batch_size {config['batch_size']} is larger than the {len(train_set)} "
                           f"training utterances; lower batch_size")
     train_loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
-                              drop_last=True, num_workers=config["num_workers"],
+                              drop_last=True, num_workers=loader_workers(config),
                               pin_memory=dev.type == "cuda", worker_init_fn=seed_worker,
                               generator=generator)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from aasist.config import load_config, save_config
+from aasist.config import load_config, loader_workers, save_config
 from aasist.errors import ConfigError
 from conftest import CONFIG_DIR
 
@@ -104,3 +104,12 @@ def test_resolved_config_round_trips(tmp_path):
     config = load_config(CONFIG_DIR / "AASIST.conf", ["num_epochs=3"])
     save_config(config, tmp_path / "resolved.conf")
     assert load_config(tmp_path / "resolved.conf") == config
+
+
+def test_loader_workers_automatic_and_explicit():
+    conf = CONFIG_DIR / "AASIST-L.conf"
+    assert loader_workers(load_config(conf)) == 2  # FLAC decoding: overlap it in workers
+    assert loader_workers(load_config(conf, ["use_cache=true"])) == 0  # cache: in-process
+    assert loader_workers(load_config(conf, ["use_cache=true", "num_workers=3"])) == 3
+    with pytest.raises(ConfigError, match="num_workers"):
+        load_config(conf, ["num_workers=-2"])
