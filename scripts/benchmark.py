@@ -12,7 +12,7 @@ model    eval forward (batch 8 x 64600 samples, inference_mode) and training ste
          after warm-up, ratios are official / ours from the same run. With official weights
          (../shared/reference/weights or --weights-dir) the logits of both are compared.
 data     training-item throughput of a generated mini corpus: decoding FLAC vs the decoded cache.
-eval     clips/s of `evaluate`'s batched loader + inference_mode on the mini corpus.
+eval     clips/s of `evaluate`'s batched loader (cache, default workers) + inference_mode, mini corpus.
 predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
 """
 from __future__ import annotations
@@ -194,7 +194,7 @@ def bench_eval(args, corpus: Path) -> list[dict]:
     rows = []
     for model_name in args.models:
         config = aasist.load_config(ROOT / "config" / f"{model_name}.conf",
-                                    [f"database_path={corpus}", "use_cache=true", "num_workers=1",
+                                    [f"database_path={corpus}", "use_cache=true",
                                      "batch_size=8"])
         records, source, _ = load_split(config, "dev")
         records = records[:args.eval_items]
