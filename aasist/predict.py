@@ -442,28 +442,27 @@ class Detector:
 _END = object()
 
 
+def _put(out: "queue.Queue", item: Any, stop: threading.Event) -> bool:
+    """Put ``item``, waiting in short steps so a stop request is noticed; False if stopped."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _producer(detector: Detector, entries, out: "queue.Queue", stop: threading.Event) -> None:
     """Background thread: decode and resample the next files while the model runs."""
     try:
         for path, error in entries:
-            job = detector._safe_job(path, error)
-            while not stop.is_set():
-                try:
-                    out.put(job, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if stop.is_set() or not _put(out, detector._safe_job(path, error), stop):
                 return
         item: Any = _END
     except BaseException as exc:  # a bug: hand it to the consumer to re-raise
         item = exc
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
+    _put(out, item, stop)
 
 
 def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool = False,
