@@ -11,7 +11,7 @@ import torch
 
 import aasist
 from aasist.evaluate import autocast
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, loss_before_and_after_steps
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 MODELS = ("AASIST-L", "AASIST")
@@ -53,30 +53,9 @@ def test_cuda_amp_inference_keeps_the_decisions(name, reference_dir):
 
 @pytest.mark.parametrize("amp", [False, True])
 def test_cuda_training_step_lowers_loss(amp):
-    torch.manual_seed(0)
     model = aasist.build_model(aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["model_config"])
-    model.to(CUDA).train()
-    x, y = torch.randn(4, 8000, device=CUDA), torch.tensor([0, 1, 0, 1], device=CUDA)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    weight = torch.tensor([0.1, 0.9], device=CUDA)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and not torch.cuda.is_bf16_supported())
-
-    def loss_now():
-        model.eval()
-        with torch.no_grad():
-            value = torch.nn.functional.cross_entropy(model(x), y, weight=weight).item()
-        model.train()
-        return value
-
-    before = loss_now()
-    for _ in range(5):
-        opt.zero_grad()
-        with autocast(CUDA, amp):
-            logits = model(x, freq_aug=True)
-        scaler.scale(torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)).backward()
-        scaler.step(opt)
-        scaler.update()
-    assert loss_now() < before
+    before, after = loss_before_and_after_steps(model, CUDA, amp=amp, freq_aug=True)
+    assert after < before
 
 
 def test_train_runs_on_cuda_with_amp(tmp_path):
