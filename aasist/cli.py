@@ -33,10 +33,18 @@ def run_with_errors(func: Callable[[], int | None]) -> int:
     return 0 if code is None else int(code)
 
 
-def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="a .conf file, e.g. config/AASIST-L.conf")
+def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--config", required=required,
+                        help="a .conf file, e.g. config/AASIST-L.conf" + (
+                            "" if required else " (default: the config of --weights)"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted for nested), e.g. num_epochs=10")
+
+
+def _add_weights_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", default=None,
+                        help="a .pth state_dict (official or ours) or official:AASIST / "
+                             "official:AASIST-L (default: the bundled official:AASIST-L)")
 
 
 def _cmd_train(args) -> int:
@@ -51,11 +59,11 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .config import load_config
     from .evaluate import evaluate_weights
+    from .pretrained import resolve_config
 
-    config = load_config(args.config, args.overrides)
-    report = evaluate_weights(config, args.weights, split=args.split, out_dir=args.out,
+    config, weights = resolve_config(args.config, args.weights, args.overrides)
+    report = evaluate_weights(config, weights, split=args.split, out_dir=args.out,
                               device=args.device, amp=args.amp)
     print(report["text"])
     return 0
@@ -108,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a split with given weights and compute EER / t-DCF")
-    _add_config_args(p)
-    p.add_argument("--weights", required=True, help="state_dict .pth (official or ours)")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
     p.add_argument("--split", choices=["dev", "eval"], default="eval")
     p.add_argument("--out", help="output folder (default: runs/evaluate-<weights>-<split>)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None)
@@ -123,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_metrics)
 
     p = sub.add_parser("predict", help="score audio files or folders")
-    _add_config_args(p)
-    p.add_argument("--weights", required=True)
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
     p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
     p.add_argument("--threshold", type=float, default=None,
                    help="label bona fide when score >= T (default: the model's own decision, "

@@ -40,6 +40,7 @@ from typing import Iterable, Mapping
 from tqdm import tqdm
 
 from .errors import DataError, DownloadError
+from .pretrained import OFFICIAL
 
 __all__ = [
     "OFFICIAL_LA_URL",
@@ -71,10 +72,7 @@ COMPLETE_MARKER = ".aasist_complete"
 
 #: Official checkpoints in the clovaai/aasist repository (MIT licence).
 PRETRAINED_BASE_URL = "https://raw.githubusercontent.com/clovaai/aasist/main/models/weights/"
-PRETRAINED_SHA256 = {
-    "AASIST": "51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0",
-    "AASIST-L": "814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a",
-}
+PRETRAINED_SHA256 = {name: ckpt.sha256 for name, ckpt in OFFICIAL.items()}  # same pins as the bundled copies
 
 _log = logging.getLogger(__name__)
 

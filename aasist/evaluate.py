@@ -151,6 +151,16 @@ def evaluate_split(model: torch.nn.Module, config: Mapping[str, Any], split: str
     return report
 
 
+def split_report(run_metrics: Mapping[str, Any], split: str = "eval") -> dict:
+    """One split's report out of a training run's metrics.json (keys ``<split>_*``)."""
+    prefix = f"{split}_"
+    report = {k[len(prefix):]: v for k, v in run_metrics.items() if k.startswith(prefix)}
+    if not report:
+        raise DataError(f"the run's metrics hold no '{split}' results; add '{split}' to the "
+                        f"config key eval_splits, or evaluate the run's weights on it")
+    return report
+
+
 def evaluate_weights(config: Mapping[str, Any], weights: str | Path, split: str = "eval",
                      out_dir: str | Path | None = None, device: str | None = None,
                      amp: bool = False, progress: bool = True) -> dict:

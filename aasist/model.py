@@ -18,13 +18,21 @@ Shapes below: B batch, L samples, C channels, F frequency rows, T time steps, N 
 """
 from __future__ import annotations
 
+import os
 import random
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from . import pretrained
+from .config import load_config
+from .errors import DataError
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 N_POOLING_STAGES = 7  # one 3x max-pool after the sinc layer and one per residual block
 
@@ -357,3 +365,46 @@ def build_model(model_config: Mapping[str, Any]) -> Model:
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (BatchNorm running statistics are buffers, not counted)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def load_weights(model: Model, path: PathLike, strict: bool = True) -> Model:
+    """Load a state_dict (official checkpoint, ours, or a run's checkpoint.pt) onto ``model``'s device.
+
+    ``path`` may also be ``official:AASIST`` / ``official:AASIST-L`` (the bundled checkpoints).
+    The official files were saved from CUDA tensors; they are mapped to wherever the model
+    lives, so they load on CPU-only machines too.
+    """
+    text = os.fspath(path)
+    path = pretrained.official(text[len(pretrained.PREFIX):]).weights \
+        if text.startswith(pretrained.PREFIX) else Path(text)
+    if not path.is_file():
+        raise DataError(f"{path}: weights not found; give a .pth file, or "
+                        f"official:{pretrained.DEFAULT} for the bundled official weights")
+    device = next(model.parameters()).device
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # a truncated or non-torch file: say which file
+        raise DataError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__})") from None
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # a training checkpoint.pt: take its model weights
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as exc:
+        lines = str(exc).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else str(exc)
+        raise DataError(f"{path}: weights do not fit this model config ({first}); "
+                        f"use the config the weights were trained with") from None
+    return model
+
+
+def load_model(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
+               device: str = "cpu", overrides: Iterable[str] = ()) -> Model:
+    """Config file + weights -> model in eval mode on ``device``.
+
+    With neither given: the bundled official AASIST-L. ``weights="official:AASIST"`` picks
+    the other bundled checkpoint (and its config); see :func:`aasist.pretrained.resolve`
+    for how a missing config is found.
+    """
+    config_path, weights_path = pretrained.resolve(config, weights)
+    model = build_model(load_config(config_path, overrides)["model_config"]).to(device)
+    return load_weights(model, weights_path).eval()

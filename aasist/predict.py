@@ -3,7 +3,8 @@
 Command line (``python -m aasist predict``) and notebook API::
 
     from aasist.predict import Detector, predict_paths
-    det = Detector("config/AASIST-L.conf", "weights/AASIST-L.pth")
+    det = Detector()                             # the bundled official AASIST-L
+    det = Detector("config/AASIST-L.conf", "runs/x/weights/swa.pth")   # or your own
     det.score("clip.flac")                       # -> {"score": ..., "p_bonafide": ..., "label": ...}
     det.score(samples, sample_rate=44100, timeline=True)
     for result in predict_paths(det, ["folder/", "x.wav"]):
@@ -11,7 +12,7 @@ Command line (``python -m aasist predict``) and notebook API::
 
 Input
     Anything libsndfile reads (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...), any sample rate
-    (resampled to 16 kHz with ``torchaudio.functional.resample``, Hann-windowed sinc), any
+    (resampled to 16 kHz with ``scipy.signal.resample_poly``, a Kaiser-windowed FIR), any
     channel count (channels averaged to mono), any length. Folders are searched recursively
     for files whose extension is in :data:`AUDIO_EXTENSIONS`; a file named explicitly is
     always tried, whatever its extension.
@@ -97,13 +98,12 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .data.audio import SAMPLE_RATE, read_audio, repeat_pad
+from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
 from .errors import AasistError, DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -118,10 +118,6 @@ AGGREGATIONS = ("min", "mean")
 FORMATS = ("json", "csv")
 CSV_FIELDS = ("path", "score", "p_bonafide", "label", "duration_s", "sample_rate", "windows",
               "error")
-
-# Resampling kernels larger than this (elements) are avoided by a rational approximation.
-_MAX_RESAMPLE_KERNEL = 20_000_000
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -166,28 +162,6 @@ def _to_mono_float32(audio: Any) -> np.ndarray:
         raise ValueError(f"audio must be 1-D (samples) or 2-D (samples x channels), "
                          f"got shape {x.shape}")
     return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def resample_to_16k(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """float32 mono at ``sample_rate`` -> float32 mono at 16 kHz (torchaudio sinc resampler).
-
-    Rates whose exact ratio to 16 kHz would need a huge kernel (e.g. 44101 Hz) are resampled
-    with the nearest ratio whose terms are below 1000 (an error of about 1 ppm).
-    """
-    if sample_rate == SAMPLE_RATE:
-        return x
-    import torch
-    import torchaudio.functional as AF
-
-    orig, new = int(sample_rate), SAMPLE_RATE
-    g = math.gcd(orig, new)
-    orig, new = orig // g, new // g
-    if orig * new * 2 > _MAX_RESAMPLE_KERNEL:
-        ratio = Fraction(SAMPLE_RATE, int(sample_rate)).limit_denominator(1000)
-        orig, new = ratio.denominator, ratio.numerator
-    with torch.inference_mode():
-        y = AF.resample(torch.from_numpy(np.ascontiguousarray(x))[None], orig, new)
-    return y[0].numpy().astype(np.float32, copy=False)
 
 
 def find_audio_files(paths: Iterable[PathLike]) -> list[tuple[str, Optional[str]]]:
@@ -245,8 +219,10 @@ class Detector:
     """A model plus the rules for turning any audio into one bona fide score.
 
     Args:
-        config: a ``.conf`` file (e.g. ``config/AASIST-L.conf``).
-        weights: the state_dict ``.pth`` (official checkpoint or ours).
+        config: a ``.conf`` file (e.g. ``config/AASIST-L.conf``); None: found from ``weights``
+            (see :func:`aasist.pretrained.resolve`).
+        weights: the state_dict ``.pth`` (official checkpoint or ours), or ``official:NAME``;
+            None with no config: the bundled official AASIST-L.
         device: ``"cpu"``, ``"cuda"`` or None (cuda when available).
         threshold: None = label by ``p_bonafide >= 0.5``; a number T = label by
             ``score >= T`` (see the module doc, "Threshold").
@@ -260,16 +236,14 @@ class Detector:
             doc, "Throughput".
     """
 
-    def __init__(self, config: PathLike, weights: Optional[PathLike], device: Optional[str] = None,
+    def __init__(self, config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
+                 device: Optional[str] = None,
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                  aggregate: str = "min", workers: Optional[int] = None):
         from . import load_model
         from .evaluate import resolve_device
 
-        if weights is None:
-            raise ValueError("Detector needs weights (a .pth state_dict); get the official ones "
-                             "with `python scripts/download_pretrained.py`")
         model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
         self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds,
                     batch_size, aggregate, workers)
