@@ -10,7 +10,7 @@ model    eval forward (batch 8 x 64600 samples, inference_mode) and training ste
          `import aasist; aasist.build_model(...)` as users run it; "ours, tuning off" sets
          AASIST_MALLOC_TUNING=0. Rounds alternate implementations; medians are reported
          after warm-up, ratios are official / ours from the same run. With official weights
-         (../shared/reference/weights or --weights-dir) the logits of both are compared.
+         (bundled in aasist/pretrained, or --weights-dir) the logits of both are compared.
 data     training-item throughput of a generated mini corpus: decoding FLAC vs the decoded cache.
 eval     clips/s of `evaluate`'s batched loader (cache, default workers) + inference_mode, mini corpus.
 predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
@@ -44,7 +44,7 @@ def _worker(spec: dict) -> None:
     device = torch.device(spec["device"])
     if spec["impl"] == "official":
         sys.path.insert(0, spec["official_dir"])
-        from models.AASIST import Model  # clovaai/aasist, as shipped
+        from models.AASIST import Model  # clovaai/aasist, as shipped: not a dependency
 
         model = Model(model_config)
         forward = lambda x: model(x)[1]  # noqa: E731 - official forward returns (hidden, logits)
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sections", default="model,data,eval,predict")
     parser.add_argument("--official-dir", type=Path, help="a checkout of github.com/clovaai/aasist")
-    parser.add_argument("--weights-dir", type=Path, default=ROOT.parent / "shared" / "reference" / "weights",
+    parser.add_argument("--weights-dir", type=Path, default=ROOT / "aasist" / "pretrained",
                         help="folder with AASIST.pth / AASIST-L.pth (logit comparison, predict)")
     parser.add_argument("--models", default="AASIST-L,AASIST")
     parser.add_argument("--devices", default=None, help="default: cpu, plus cuda when available")

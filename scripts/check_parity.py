@@ -1,9 +1,9 @@
 """Print how far our model's outputs are from the official implementation's.
 
-    python scripts/check_parity.py [--reference ../shared/reference]
+    python scripts/check_parity.py
 
-Compares logits and embeddings, in eval mode with the official weights, against
-`aasist_parity.npz` (official outputs for three 64600-sample clips) and against
+Compares logits and embeddings, in eval mode with the bundled official weights, against
+tests/data/aasist_parity.npz (official outputs for three 64600-sample clips) and against
 tests/data/parity_lengths.npz (official outputs at 2315, 16000, 48000 and 100000 samples,
 made by scripts/make_parity_reference.py). Prints the largest absolute difference per case.
 """
@@ -24,14 +24,13 @@ from scripts.make_parity_reference import parity_inputs  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference")
-    args = parser.parse_args()
-    ref = np.load(args.reference / "aasist_parity.npz")
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    ref = np.load(ROOT / "tests" / "data" / "aasist_parity.npz")
     lengths = np.load(ROOT / "tests" / "data" / "parity_lengths.npz")
     print("model     samples  max|logit diff|  max|embedding diff|")
     for name in ("AASIST-L", "AASIST"):
-        model = aasist.load_model(ROOT / "config" / f"{name}.conf", args.reference / "weights" / f"{name}.pth")
+        model = aasist.load_model(weights=f"official:{name}")
         cases = [(64600, ref["input"], ref[f"{name}/logits"], ref[f"{name}/hidden"])]
         cases += [(int(n), parity_inputs(ref["input"], int(n)), lengths[f"{name}/{n}/logits"],
                    lengths[f"{name}/{n}/hidden"]) for n in lengths["lengths"]]

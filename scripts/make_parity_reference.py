@@ -1,10 +1,10 @@
 """Record the official implementation's outputs at several input lengths (test fixture).
 
-Usage (needs a checkout of https://github.com/clovaai/aasist and ../shared/reference):
+Usage (needs a checkout of https://github.com/clovaai/aasist):
     python scripts/make_parity_reference.py --official-dir PATH/TO/aasist \
         [--out tests/data/parity_lengths.npz]
 
-Inputs are the reference clips of ../shared/reference/aasist_parity.npz tiled or cut to
+Inputs are the reference clips of tests/data/aasist_parity.npz tiled or cut to
 each length, so the fixture stores only the official logits and embeddings.
 tests/test_model.py compares our model against them.
 """
@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aasist.config import load_config  # noqa: E402
+from aasist.pretrained import official  # noqa: E402
 
 LENGTHS = (2315, 16000, 48000, 100000)  # shortest accepted, 1 s, 3 s, 6.25 s
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "data" / "aasist_parity.npz"
 
 
 def parity_inputs(reference: np.ndarray, length: int) -> np.ndarray:
@@ -34,18 +35,17 @@ def parity_inputs(reference: np.ndarray, length: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--official-dir", required=True, type=Path)
-    parser.add_argument("--reference", type=Path, default=REFERENCE)
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "parity_lengths.npz")
     args = parser.parse_args()
     sys.path.insert(0, str(args.official_dir))
-    from models.AASIST import Model as OfficialModel  # the official module, from the checkout
+    from models.AASIST import Model as OfficialModel  # from the checkout: not a dependency
 
-    reference = np.load(args.reference / "aasist_parity.npz")["input"]
+    reference = np.load(REFERENCE)["input"]
     arrays = {}
     for name in ("AASIST-L", "AASIST"):
         config = load_config(ROOT / "config" / f"{name}.conf")
         model = OfficialModel(config["model_config"])
-        state = torch.load(args.reference / "weights" / f"{name}.pth", map_location="cpu")
+        state = torch.load(official(name).weights, map_location="cpu")
         model.load_state_dict(state)
         model.eval()
         for length in LENGTHS:

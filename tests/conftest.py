@@ -1,21 +1,25 @@
-"""Shared test fixtures: paths to the reference material beside the checkout."""
+"""Shared test helpers: paths to the repository's own reference data and bundled weights."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from aasist import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
 CONFIG_DIR = ROOT / "config"
+DATA = ROOT / "tests" / "data"
+# Outputs of the official clovaai/aasist model (commit 8ec9164, eval mode, torch 2.11 on CPU)
+# for three 64,600-sample inputs, with the official checkpoints: `input`, `<name>/logits`,
+# `<name>/hidden`.
+PARITY = DATA / "aasist_parity.npz"
+# A CM and an ASV score file with the metrics the official ASVspoof 2019 code computes
+# for them (expected.json).
+LA_EVAL_LIKE = DATA / "la_eval_like"
 
 
-@pytest.fixture
-def reference_dir() -> Path:
-    """../shared/reference, or a clean skip where it is absent."""
-    if not (REFERENCE / "aasist_parity.npz").is_file():
-        pytest.skip("../shared/reference is not present")
-    return REFERENCE
+def official_weights(name: str) -> Path:
+    """The bundled official checkpoint ``name`` ("AASIST" or "AASIST-L")."""
+    return pretrained.official(name).weights
 
 
 def loss_before_and_after_steps(model, device, *, amp: bool = False, freq_aug: bool = False,

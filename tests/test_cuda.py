@@ -11,23 +11,23 @@ import torch
 
 import aasist
 from aasist.evaluate import autocast
-from conftest import CONFIG_DIR, loss_before_and_after_steps
+from conftest import CONFIG_DIR, PARITY, loss_before_and_after_steps, official_weights
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 MODELS = ("AASIST-L", "AASIST")
 CUDA = torch.device("cuda")
 
 
-def _official(name: str, reference_dir) -> aasist.Model:
+def _official(name: str) -> aasist.Model:
     model = aasist.build_model(aasist.load_config(CONFIG_DIR / f"{name}.conf")["model_config"])
-    aasist.load_weights(model, reference_dir / "weights" / f"{name}.pth")
+    aasist.load_weights(model, official_weights(name))
     return model.to(CUDA).eval()
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_cuda_fp32_matches_official_outputs(name, reference_dir):
-    ref = np.load(reference_dir / "aasist_parity.npz")
-    model = _official(name, reference_dir)
+def test_cuda_fp32_matches_official_outputs(name):
+    ref = np.load(PARITY)
+    model = _official(name)
     x = torch.from_numpy(ref["input"]).to(CUDA)
     # TF32 convolutions (PyTorch's default on Ampere and later) round to 10-bit mantissas;
     # strict fp32 is what the 1e-4 parity bound is about.
@@ -37,9 +37,9 @@ def test_cuda_fp32_matches_official_outputs(name, reference_dir):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_cuda_amp_inference_keeps_the_decisions(name, reference_dir):
-    ref = np.load(reference_dir / "aasist_parity.npz")
-    model = _official(name, reference_dir)
+def test_cuda_amp_inference_keeps_the_decisions(name):
+    ref = np.load(PARITY)
+    model = _official(name)
     x = torch.from_numpy(ref["input"]).to(CUDA)
     with torch.inference_mode(), autocast(CUDA, True):
         logits = model(x).float().cpu().numpy()

@@ -28,7 +28,7 @@ from aasist.download import (COMPLETE_MARKER, PRETRAINED_SHA256, download_file,
 from aasist.errors import DataError, DownloadError
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_WEIGHTS = REPO.parent / "shared" / "reference" / "weights"
+REFERENCE_WEIGHTS = REPO / "aasist" / "pretrained"  # the bundled official checkpoints
 FAST = dict(retries=3, backoff=0.001, timeout=5.0, progress=False)
 
 
@@ -647,12 +647,6 @@ def test_interrupted_before_marker_is_not_complete(tmp_path, monkeypatch):
 # download_pretrained
 # --------------------------------------------------------------------------------------------
 
-needs_weights = pytest.mark.skipif(
-    not all((REFERENCE_WEIGHTS / f"{n}.pth").is_file() for n in PRETRAINED_SHA256),
-    reason="reference weights not available in ../shared/reference/weights")
-
-
-@needs_weights
 def test_download_pretrained_real_hashes(server, tmp_path):
     for name in PRETRAINED_SHA256:
         server.files[f"/models/weights/{name}.pth"] = \
@@ -668,7 +662,6 @@ def test_download_pretrained_real_hashes(server, tmp_path):
     assert len(server.requests) == 2
 
 
-@needs_weights
 def test_download_pretrained_corrupt_copy(server, tmp_path):
     data = bytearray((REFERENCE_WEIGHTS / "AASIST-L.pth").read_bytes())
     data[1000] ^= 0x01
@@ -777,7 +770,6 @@ def test_script_happy_path_default_dest(server, tmp_path):
     assert proc.returncode == 0 and len(server.requests) == 1
 
 
-@needs_weights
 def test_script_pretrained(server, tmp_path, capsys, monkeypatch):
     for name in PRETRAINED_SHA256:
         server.files[f"/w/{name}.pth"] = (REFERENCE_WEIGHTS / f"{name}.pth").read_bytes()

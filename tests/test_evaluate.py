@@ -12,7 +12,7 @@ import pytest
 from aasist.data.protocols import CmRecord
 from aasist.errors import DataError
 from aasist.evaluate import join_scores, write_score_file
-from conftest import CONFIG_DIR, ROOT
+from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights
 
 
 def _cli(*args):
@@ -47,11 +47,11 @@ def test_score_file_has_official_columns(tmp_path):
     assert path.read_text() == "LA_E_A8093886 - bonafide 1.5\nLA_E_1 A07 spoof -2.25\n"
 
 
-def test_evaluate_cli_with_official_weights(corpus, tmp_path, reference_dir):
+def test_evaluate_cli_with_official_weights(corpus, tmp_path):
     out = tmp_path / "ev"
     proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
                 "--set", "model_config.nb_samp=16000", "--set", "num_workers=0",
-                "--weights", str(reference_dir / "weights" / "AASIST-L.pth"), "--split", "dev", "--out", str(out))
+                "--weights", str(official_weights("AASIST-L")), "--split", "dev", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "CM EER" in proc.stdout
     report = json.loads((out / "metrics.json").read_text())
@@ -71,8 +71,8 @@ def test_evaluate_cli_with_official_weights(corpus, tmp_path, reference_dir):
     assert again["min_tdcf"] == pytest.approx(report["min_tdcf"])
 
 
-def test_metrics_cli_reference_json(tmp_path, reference_dir):
-    ref = reference_dir / "metrics" / "la_eval_like"
+def test_metrics_cli_reference_json(tmp_path):
+    ref = LA_EVAL_LIKE
     proc = _cli("metrics", "--scores", str(ref / "cm_scores.txt"), "--asv-scores", str(ref / "asv_scores.txt"),
                 "--json", str(tmp_path / "out.json"))
     assert proc.returncode == 0
@@ -103,4 +103,5 @@ def test_metrics_cli_malformed_score_file_is_one_line(tmp_path, content, message
 def test_evaluate_missing_weights_is_one_line(corpus, tmp_path):
     proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
                 "--weights", str(tmp_path / "none.pth"))
-    assert proc.returncode == 1 and "download_pretrained" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "none.pth: weights not found" in proc.stderr and "official:AASIST-L" in proc.stderr

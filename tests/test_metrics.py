@@ -12,15 +12,13 @@ import pytest
 from aasist import metrics as m
 from aasist.errors import DataError
 
-REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "metrics" / "la_eval_like"
+from conftest import LA_EVAL_LIKE as REFERENCE
 
 
 # --------------------------------------------------------------------------- reference parity
 
 @pytest.fixture(scope="module")
 def reference():
-    if not (REFERENCE / "expected.json").is_file():
-        pytest.skip(f"reference scores not present at {REFERENCE}")
     expected = json.loads((REFERENCE / "expected.json").read_text())
     report = m.score_report(REFERENCE / "cm_scores.txt", REFERENCE / "asv_scores.txt")
     return expected, report

@@ -7,7 +7,7 @@ import torch
 
 import aasist
 from aasist.model import count_parameters
-from conftest import CONFIG_DIR, ROOT, loss_before_and_after_steps
+from conftest import CONFIG_DIR, PARITY, ROOT, loss_before_and_after_steps, official_weights
 
 MODELS = ("AASIST-L", "AASIST")
 FIXTURE = ROOT / "tests" / "data" / "parity_lengths.npz"
@@ -17,9 +17,9 @@ def _model(name: str) -> aasist.Model:
     return aasist.build_model(aasist.load_config(CONFIG_DIR / f"{name}.conf")["model_config"])
 
 
-def _official(name: str, reference_dir) -> aasist.Model:
+def _official(name: str) -> aasist.Model:
     model = _model(name)
-    aasist.load_weights(model, reference_dir / "weights" / f"{name}.pth")
+    aasist.load_weights(model, official_weights(name))
     return model.eval()
 
 
@@ -29,17 +29,17 @@ def test_parameter_counts(name, expected):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_state_dict_keys_match_official_checkpoint(name, reference_dir):
-    official = torch.load(reference_dir / "weights" / f"{name}.pth", map_location="cpu")
+def test_state_dict_keys_match_official_checkpoint(name):
+    official = torch.load(official_weights(name), map_location="cpu")
     ours = _model(name).state_dict()
     assert list(ours) and set(ours) == set(official)
     assert all(ours[k].shape == official[k].shape for k in ours)
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_parity_with_official_outputs(name, reference_dir):
-    ref = np.load(reference_dir / "aasist_parity.npz")
-    model = _official(name, reference_dir)
+def test_parity_with_official_outputs(name):
+    ref = np.load(PARITY)
+    model = _official(name)
     with torch.inference_mode():
         hidden, logits = model(torch.from_numpy(ref["input"]), return_hidden=True)
     np.testing.assert_allclose(logits.numpy(), ref[f"{name}/logits"], atol=1e-4, rtol=0)
@@ -47,14 +47,14 @@ def test_parity_with_official_outputs(name, reference_dir):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_parity_at_other_lengths(name, reference_dir):
+def test_parity_at_other_lengths(name):
     """Official outputs at 2315 (shortest), 16000, 48000 and 100000 samples
     (tests/data/parity_lengths.npz, made by scripts/make_parity_reference.py)."""
     from scripts.make_parity_reference import parity_inputs
 
     fixture = np.load(FIXTURE)
-    reference = np.load(reference_dir / "aasist_parity.npz")["input"]
-    model = _official(name, reference_dir)
+    reference = np.load(PARITY)["input"]
+    model = _official(name)
     for length in fixture["lengths"]:
         with torch.inference_mode():
             hidden, logits = model(torch.from_numpy(parity_inputs(reference, int(length))),
@@ -132,16 +132,16 @@ def test_short_training_step_lowers_loss():
     assert after < before
 
 
-def test_load_weights_errors_name_the_file(tmp_path, reference_dir):
+def test_load_weights_errors_name_the_file(tmp_path):
     model = _model("AASIST")
-    with pytest.raises(FileNotFoundError, match="download_pretrained"):
+    with pytest.raises(aasist.DataError, match="missing.pth: weights not found.*official:AASIST-L"):
         aasist.load_weights(model, tmp_path / "missing.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(aasist.DataError, match="junk.pth"):
         aasist.load_weights(model, junk)
     with pytest.raises(aasist.DataError, match="do not fit"):
-        aasist.load_weights(model, reference_dir / "weights" / "AASIST-L.pth")
+        aasist.load_weights(model, official_weights("AASIST-L"))
 
 
 def test_malloc_tuning_can_be_switched_off():
