@@ -103,11 +103,11 @@ def run_info(config: Mapping[str, Any], device: torch.device, world: int) -> dic
                                 cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
-    import torchaudio
+    import scipy
 
     return {
         "git_commit": commit, "python": platform.python_version(), "torch": torch.__version__,
-        "torchaudio": torchaudio.__version__, "numpy": np.__version__,
+        "numpy": np.__version__, "scipy": scipy.__version__,
         "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
         "world_size": world, "seed": config["seed"],

@@ -16,11 +16,13 @@ All crop helpers keep the input dtype, so they work on int16 cache views as well
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 from ..errors import DataError
 
@@ -74,6 +76,22 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     return x, sr
 
 
+def resample_to_16k(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """float32 mono (n,) at ``sample_rate`` -> float32 mono at 16 kHz (polyphase Kaiser FIR).
+
+    The up/down factors are the exact ratio of the rates, reduced; a ratio whose terms
+    exceed 1000 (e.g. 44101 Hz) is replaced by the nearest one below, an error of at most
+    a few ppm in the output rate, so the filter stays small.
+    """
+    if sample_rate == SAMPLE_RATE:
+        return x
+    ratio = Fraction(SAMPLE_RATE, int(sample_rate))
+    if max(ratio.numerator, ratio.denominator) > 1000:
+        ratio = ratio.limit_denominator(1000)
+    y = resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
+    return y.astype(np.float32)
+
+
 def repeat_pad(x: np.ndarray, n: int) -> np.ndarray:
     """First ``n`` samples of ``x`` repeated end to end (official ``pad``: tile, then cut).
 
@@ -125,4 +143,4 @@ def random_crop(x: np.ndarray, n: int = NB_SAMP,
 
 
 __all__ = ["NB_SAMP", "SAMPLE_RATE", "eval_crop", "random_crop", "random_start", "read_audio",
-           "repeat_pad"]
+           "repeat_pad", "resample_to_16k"]

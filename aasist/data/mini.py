@@ -1,7 +1,7 @@
 """A small synthetic corpus in the exact ASVspoof 2019 LA layout, for demos, tests and CI.
 
 ``make_mini(dest)`` writes ``dest/LA/`` with the same folders, file names and text formats
-as the real LA.zip (see DESIGN.md), so every reader, dataset, training loop and metric in
+as the real LA.zip, so every reader, dataset, training loop and metric in
 the package can run end to end in seconds without the 7 GB download::
 
     LA/ASVspoof2019_LA_{train,dev,eval}/flac/LA_{T,D,E}_<id>.flac     16 kHz, 16-bit, mono
@@ -59,8 +59,8 @@ A19   same algorithm as A06
 ====  =====================================================================================
 
 Why the artefacts are this strong: the corpus is made so that ``python -m aasist train
---config config/mini.conf`` teaches AASIST-L something real on two CPU cores in about seven
-minutes (1,350 steps on 0.25 s crops; eval EER about 11 %).  AASIST's fixed sinc filterbank
+--config config/mini.conf`` teaches AASIST-L something real within minutes on two CPU cores
+(README, "Quickstart", has the measured time and EERs).  AASIST's fixed sinc filterbank
 and graph pooling pick up broad, consistent differences first and subtle ones very slowly,
 so the bona fide voice has consistent high-band content (which band-limiting, smooth
 envelopes, pulse excitation and magnitude-only phase reconstruction visibly change), speech
@@ -81,8 +81,8 @@ simply redone (finished audio files of the same configuration are reused, those 
 configuration deleted).  A folder holding a corpus not made here (the real LA) is never
 touched.
 
-Speed: the default corpus (2,100 utterances, about 70 minutes of audio) takes about 20 s
-on two CPU cores; numpy/scipy only, no torch.
+Speed: the default corpus (2,100 utterances, about 70 minutes of audio) is generated with
+numpy and scipy in well under a minute on two CPU cores.
 """
 from __future__ import annotations
 
