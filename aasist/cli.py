@@ -1,11 +1,13 @@
 """`python -m aasist <command>`: thin wrappers over library functions.
 
-Every command turns the package's own errors into one line on stderr and a non-zero
-exit code; tracebacks are kept for genuine bugs.
+Every command turns the package's own errors (bad input, raised as `AasistError`) and a
+full or read-only disk into one line on stderr and a non-zero exit code; anything else is
+a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -13,7 +15,8 @@ from typing import Callable
 
 from .errors import AasistError
 
-EXPECTED_ERRORS = (AasistError, ValueError, FileNotFoundError, PermissionError, OSError)
+# OS errors that describe the user's machine (permissions, a full or read-only disk), not a bug.
+ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
 
 
 def run_with_errors(func: Callable[[], int | None]) -> int:
@@ -27,8 +30,14 @@ def run_with_errors(func: Callable[[], int | None]) -> int:
         print("interrupted: partial work is kept; run the same command again to continue",
               file=sys.stderr)
         return 130
-    except EXPECTED_ERRORS as exc:
+    except AasistError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        print(f"error: {exc.filename or ''}: {exc.strerror}; free space or fix the "
+              f"permissions, then run the same command again", file=sys.stderr)
         return 1
     return 0 if code is None else int(code)
 

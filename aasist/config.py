@@ -44,7 +44,7 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "database_path": (str, REQUIRED, "folder holding the ASVspoof 2019 LA layout (…/LA/)"),
     "asv_score_path": (str, "ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt",
                        "eval ASV scores, relative to database_path (dev uses the dev file)"),
-    "model_path": (str, "", "pretrained weights used by the official --eval mode (informative)"),
+    "model_path": (str, "", "weights that evaluate/predict use when given this config without --weights"),
     "batch_size": (int, 24, "training and evaluation batch size"),
     "num_epochs": (int, REQUIRED, "training epochs (the official recipe: 100)"),
     "loss": (str, "CCE", "only CCE: class-weighted cross-entropy"),
@@ -72,6 +72,14 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
 }
 
 _NESTED = {"model_config": MODEL_SCHEMA, "optim_config": OPTIM_SCHEMA}
+# Keys whose value must be one of a few names (case-insensitive for the optimiser, as officially).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "loss": ("CCE",),
+    "track": ("LA",),
+    "model_config.architecture": ("AASIST",),
+    "optim_config.optimizer": ("adam",),
+    "optim_config.scheduler": ("cosine", "none"),
+}
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -128,13 +136,11 @@ def loader_workers(config: Mapping[str, Any]) -> int:
 def validate_config(config: Mapping[str, Any]) -> dict:
     """Check keys and types, fill defaults; returns a new, normalised dict."""
     config = _validate(config, SCHEMA, "")
-    model = config["model_config"]
-    if model["architecture"] != "AASIST":
-        raise ConfigError(f"model_config.architecture must be 'AASIST', got {model['architecture']!r}")
-    if config["optim_config"]["optimizer"].lower() != "adam":
-        raise ConfigError("optim_config.optimizer: only 'adam' is implemented (the official recipe)")
-    if config["optim_config"]["scheduler"] not in ("cosine", "none"):
-        raise ConfigError("optim_config.scheduler must be 'cosine' or 'none'")
+    for name, valid in CHOICES.items():
+        section, _, key = name.rpartition(".")
+        value = (config[section] if section else config)[key]
+        if value.lower() not in {v.lower() for v in valid}:
+            raise ConfigError(f"config key '{name}' must be one of {', '.join(valid)}, got {value!r}")
     for key in ("batch_size", "num_epochs"):
         if config[key] < 1:
             raise ConfigError(f"config key '{key}' must be at least 1, got {config[key]}")

@@ -7,7 +7,6 @@ which we do not copy.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -23,28 +22,10 @@ from .data.cache import DecodedCache
 from .data.datasets import EvalDataset
 from .data.protocols import CmRecord, la_paths, read_cm_protocol
 from .errors import DataError
+from .runtime import autocast, resolve_device
 
 DOWNLOAD_HINT = ("download the dataset with `python scripts/download_dataset.py --dest .` "
                  "(or set database_path), or run the mini demo with config/mini.conf")
-
-
-def resolve_device(requested: str | None) -> torch.device:
-    """'cuda' / 'cuda:N' / 'cpu' / None (cuda when available) -> torch.device, with a clear error."""
-    if requested in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not (requested == "cpu" or str(requested).startswith("cuda")):
-        raise ValueError(f"unknown device {requested!r}; valid: cpu, cuda")
-    if str(requested).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} was asked for but no CUDA GPU is visible; use --device cpu")
-    return torch.device(requested)
-
-
-def autocast(device: torch.device, enabled: bool):
-    """Mixed-precision context on CUDA (bf16 where supported, else fp16); a no-op on CPU."""
-    if not enabled or device.type != "cuda":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
 
 
 def load_split(config: Mapping[str, Any], split: str) -> tuple[list[CmRecord], Any, Path | None]:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from . import pretrained
 from .config import load_config
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -269,7 +269,7 @@ class Model(nn.Module):
 
     ``forward(x, freq_aug=False, return_hidden=False)``; with ``return_hidden=True`` it
     returns ``(hidden, logits)`` where hidden is the (B, 5 * gat_dims[-1]) embedding
-    (official order: [T_max, T_avg, S_max, S_avg, master]). `embed(x)` returns hidden only.
+    (official order: [T_max, T_avg, S_max, S_avg, master]).
     """
 
     def __init__(self, d_args: Mapping[str, Any]):
@@ -345,21 +345,21 @@ class Model(nn.Module):
         logits = self.out_layer(self.drop(hidden))
         return (hidden, logits) if return_hidden else logits
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The (B, 5 * gat_dims[-1]) embedding before the output layer."""
-        return self.forward(x, return_hidden=True)[0]
-
 
 def build_model(model_config: Mapping[str, Any]) -> Model:
-    """Build AASIST / AASIST-L from a config's ``model_config`` section."""
+    """Build AASIST / AASIST-L from a config's ``model_config`` section (ConfigError if invalid)."""
     filts = model_config["filts"]
     if not (len(filts) == 5 and isinstance(filts[0], int)
             and all(isinstance(f, list) and len(f) == 2 for f in filts[1:])):
-        raise ValueError(f"model_config.filts must be [n_sinc, [in, out] x 4], got {filts!r}")
+        raise ConfigError(f"model_config.filts must be [n_sinc, [in, out] x 4], got {filts!r}")
     for key, n in (("gat_dims", 2), ("pool_ratios", 4), ("temperatures", 4)):
         if len(model_config[key]) < n:
-            raise ValueError(f"model_config.{key} needs {n} values, got {model_config[key]!r}")
-    return Model(model_config)
+            raise ConfigError(f"model_config.{key} needs {n} values, got {model_config[key]!r}")
+    model = Model(model_config)
+    if model_config["nb_samp"] < model.min_samples:
+        raise ConfigError(f"model_config.nb_samp={model_config['nb_samp']} is shorter than the "
+                          f"{model.min_samples} samples this architecture needs")
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -104,7 +104,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Uni
 import numpy as np
 
 from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
-from .errors import AasistError, DataError
+from .errors import AasistError, ConfigError, DataError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -154,12 +154,12 @@ def _to_mono_float32(audio: Any) -> np.ndarray:
         offset = 0.0 if x.dtype.kind == "i" else (info.max + 1) / 2.0
         x = (x.astype(np.float64) - offset) / float(-info.min if x.dtype.kind == "i" else offset)
     elif x.dtype.kind != "f":
-        raise ValueError(f"audio must be a numeric array, got dtype {x.dtype}")
+        raise DataError(f"audio must be a numeric array, got dtype {x.dtype}")
     if x.ndim == 2:
         axis = 0 if x.shape[0] < x.shape[1] else 1  # channels: the shorter axis
         x = x.mean(axis=axis, dtype=np.float64) if x.shape[axis] > 1 else x.reshape(-1)
     elif x.ndim != 1:
-        raise ValueError(f"audio must be 1-D (samples) or 2-D (samples x channels), "
+        raise DataError(f"audio must be 1-D (samples) or 2-D (samples x channels), "
                          f"got shape {x.shape}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -242,7 +242,7 @@ class Detector:
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                  aggregate: str = "min", workers: Optional[int] = None):
         from . import load_model
-        from .evaluate import resolve_device
+        from .runtime import resolve_device
 
         model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
         self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds,
@@ -268,35 +268,35 @@ class Detector:
         self.device = next(model.parameters()).device
         min_samples = int(getattr(model, "min_samples", 1))
         if nb_samp < min_samples:
-            raise ValueError(f"nb_samp={nb_samp} is shorter than the model minimum {min_samples}")
+            raise ConfigError(f"nb_samp={nb_samp} is shorter than the model minimum {min_samples}")
         self.nb_samp = nb_samp
         if hop_seconds is None:
             self.hop = max(1, nb_samp // 2)
         else:
             if not (isinstance(hop_seconds, (int, float)) and math.isfinite(hop_seconds)
                     and hop_seconds > 0):
-                raise ValueError(f"hop must be a positive number of seconds, got {hop_seconds!r}")
+                raise ConfigError(f"hop must be a positive number of seconds, got {hop_seconds!r}")
             self.hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
             if self.hop > nb_samp:
-                raise ValueError(f"hop {hop_seconds} s is longer than the window "
+                raise ConfigError(f"hop {hop_seconds} s is longer than the window "
                                  f"{nb_samp / SAMPLE_RATE:.4g} s: audio between windows would "
                                  f"not be scored")
         if threshold is not None and not math.isfinite(float(threshold)):
-            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+            raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         self.threshold = None if threshold is None else float(threshold)
         if aggregate not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregate {aggregate!r}; choose one of {', '.join(AGGREGATIONS)}")
+            raise ConfigError(f"unknown aggregate {aggregate!r}; choose one of {', '.join(AGGREGATIONS)}")
         self.aggregate = aggregate
         cpu = self.device.type == "cpu"
         if batch_size is None:
             batch_size = 1 if cpu else 32
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
         if workers is None:
             workers = min(8, max(1, torch.get_num_threads())) if cpu else 1
         if int(workers) < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise ConfigError(f"workers must be >= 1, got {workers}")
         self.workers = int(workers)
 
     @property
@@ -307,7 +307,7 @@ class Detector:
 
     def _job_from_audio(self, path: str, x: np.ndarray, sample_rate: int) -> _Job:
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise ValueError(f"{path}: sample_rate must be a positive integer, got {sample_rate!r}")
+            raise DataError(f"{path}: sample_rate must be a positive integer, got {sample_rate!r}")
         if x.shape[0] == 0:
             raise DataError(f"{path}: audio has no samples")
         if not np.isfinite(x).all():
@@ -542,7 +542,7 @@ class ResultWriter:
 
     def __init__(self, format: str, stream: IO[str], timeline: bool = False):
         if format not in FORMATS:
-            raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
+            raise ConfigError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
         self.format = format
         self.stream = stream
         self.timeline = timeline

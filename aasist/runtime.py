@@ -1,4 +1,7 @@
-"""Process-wide runtime settings, applied once when `aasist` is imported.
+"""Where and how the model runs: device choice, mixed precision, process-wide settings.
+
+`resolve_device` and `autocast` serve training, evaluation and prediction alike.
+`tune_malloc` is applied once when `aasist` is imported:
 
 glibc's allocator hands every large block (> 128 KiB by default, adaptively more) back to
 the OS with munmap/trim as soon as it is freed. One AASIST forward on a batch allocates
@@ -12,10 +15,15 @@ Switch it off with the environment variable ``AASIST_MALLOC_TUNING=0`` (set befo
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import sys
+
+import torch
+
+from .errors import ConfigError
 
 # mallopt parameter numbers from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
@@ -45,3 +53,22 @@ def tune_malloc() -> bool:
           and mallopt(_M_TOP_PAD, 1 << 30) == 1)
     malloc_tuned = ok
     return ok
+
+
+def resolve_device(requested: str | None) -> torch.device:
+    """'cuda' / 'cuda:N' / 'cpu' / None (cuda when available) -> torch.device, with a clear error."""
+    if requested in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not (requested == "cpu" or str(requested).startswith("cuda")):
+        raise ConfigError(f"unknown device {requested!r}; valid: cpu, cuda")
+    if str(requested).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {requested!r} was asked for but no CUDA GPU is visible; use --device cpu")
+    return torch.device(requested)
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed-precision context on CUDA (bf16 where supported, else fp16); a no-op on CPU."""
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)

@@ -39,8 +39,9 @@ from tqdm.auto import tqdm
 from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
-from .evaluate import autocast, evaluate_split, load_split, resolve_device
+from .evaluate import evaluate_split, load_split
 from .model import build_model, count_parameters
+from .runtime import autocast, resolve_device
 
 CSV_FIELDS = ["epoch", "train_loss", "lr", "dev_eer_percent", "dev_min_tdcf", "best_dev",
               "eval_eer_percent", "seconds"]
@@ -227,12 +228,72 @@ def _truncate_csv(path: Path, epochs_done: int) -> None:
         _append_csv(path, row)
 
 
-def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(out / "tensorboard")
+def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world: int):
+    """(loader, sampler or None, generator) over random nb_samp windows of the train split.
+
+    The batch size is global: each of N processes takes batch_size // N.
+    """
+    records, source, _ = load_split(config, "train")
+    if config["max_train_items"]:
+        records = records[:config["max_train_items"]]
+    train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
+    generator = make_generator(config["seed"])
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config["seed"],
+                                 drop_last=True) if world > 1 else None
+    per_rank = max(config["batch_size"] // world, 1)
+    if len(train_set) // world < per_rank:
+        raise ConfigError(f"batch_size {config['batch_size']} is larger than the {len(train_set)} "
+                          f"training utterances; lower batch_size")
+    loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
+                        drop_last=True, num_workers=loader_workers(config),
+                        pin_memory=dev.type == "cuda", worker_init_fn=seed_worker,
+                        generator=generator)
+    return loader, sampler, generator
+
+
+def _restore(out: Path, dev: torch.device, rank: int, parts: Mapping[str, Any], main: bool) -> dict:
+    """Load checkpoint.pt into model, optimiser, scheduler, SWA, scaler, loader generator and
+    RNGs; drop metrics.csv rows written after it. Returns the loop state."""
+    ckpt = torch.load(out / "checkpoint.pt", map_location=dev, weights_only=False)
+    for name in ("model", "optimizer", "scheduler", "swa", "scaler"):
+        if parts[name] is not None and ckpt.get(name) is not None:
+            parts[name].load_state_dict(ckpt[name])
+    parts["generator"].set_state(ckpt["generator"])
+    _set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
+    if main:
+        _truncate_csv(out / "metrics.csv", ckpt["state"]["epoch"])
+        print(f"resuming {out} after epoch {ckpt['state']['epoch']}")
+    return ckpt["state"]
+
+
+def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, Any], row: dict,
+                  dev: torch.device, amp: bool, out: Path, progress: bool) -> None:
+    """Rank 0 after each epoch: dev scoring, best-dev weights and SWA, metrics.csv, checkpoint.pt."""
+    model = parts["model"]
+    dev_report = evaluate_split(model, config, "dev", dev, amp=amp, progress=progress)
+    dev_eer = dev_report["eer_percent"]
+    row.update(dev_eer_percent=f"{dev_eer:.4f}", dev_min_tdcf=dev_report["min_tdcf"] or "")
+    if dev_eer <= state["best_dev_eer"]:  # official: ties count as improvements
+        state.update(best_dev_eer=dev_eer, best_epoch=row["epoch"])
+        torch.save(model.state_dict(), out / "weights" / "best_dev.pth")
+        row["best_dev"] = 1
+        if parts["swa"] is not None:
+            parts["swa"].update_parameters(model)
+            state["n_swa"] += 1
+        if config["eval_all_best"]:
+            eval_report = evaluate_split(model, config, "eval", dev, amp=amp, progress=progress)
+            row["eval_eer_percent"] = f"{eval_report['eer_percent']:.4f}"
+    row["seconds"] = f"{time.time() - row.pop('start'):.1f}"
+    _append_csv(out / "metrics.csv", row)
+    state["epoch"] = row["epoch"] + 1
+    checkpoint = {name: (part.state_dict() if part is not None else None)
+                  for name, part in parts.items() if name != "generator"}
+    _atomic_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
+                  "state": state, "config": config}, out / "checkpoint.pt")
+    tdcf = dev_report["min_tdcf"]
+    print(f"epoch {row['epoch']:3d}  loss {float(row['train_loss']):.4f}  dev EER {dev_eer:6.2f}%  "
+          f"dev t-DCF {tdcf if tdcf is None else f'{tdcf:.4f}'}  {row['seconds']} s"
+          + ("  *best" if row.get("best_dev") else ""))
 
 
 def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
@@ -247,6 +308,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     progress = progress and main
     out = Path(out_dir or Path("runs") / config_name)
     config = validate_config(config)
+    build_model(config["model_config"])  # an invalid model config fails before any file is written
     if main:
         config = _prepare_run_dir(out, config, resume)
         _ensure_data(config)
@@ -256,105 +318,46 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     set_seed(config["seed"] + rank, config)
     amp = config["amp"] and dev.type == "cuda"
 
-    # Data. Batch size is global: each of N processes takes batch_size // N.
-    records, source, _ = load_split(config, "train")
-    if config["max_train_items"]:
-        records = records[:config["max_train_items"]]
-    train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
-    generator = make_generator(config["seed"])
-    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config["seed"],
-                                 drop_last=True) if world > 1 else None
-    per_rank = max(config["batch_size"] // world, 1)
-    if len(train_set) // world < per_rank:
-        raise ConfigError(f"batch_size {config['batch_size']} is larger than the {len(train_set)} "
-                          f"training utterances; lower batch_size")
-    train_loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
-                              drop_last=True, num_workers=loader_workers(config),
-                              pin_memory=dev.type == "cuda", worker_init_fn=seed_worker,
-                              generator=generator)
-
+    train_loader, sampler, generator = _train_loader(config, dev, rank, world)
     model = build_model(config["model_config"]).to(dev)
-    core = model
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None)
-    optimizer, scheduler = build_optimizer(core, config["optim_config"],
+    ddp = torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else model
+    optimizer, scheduler = build_optimizer(model, config["optim_config"],
                                            config["num_epochs"] * len(train_loader))
     use_scaler = amp and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-    swa_model = AveragedModel(core) if config["swa"] else None
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
+             "swa": AveragedModel(model) if config["swa"] else None,
+             "scaler": torch.amp.GradScaler("cuda") if use_scaler else None, "generator": generator}
     state = {"epoch": 0, "best_dev_eer": math.inf, "best_epoch": None, "n_swa": 0}
-
     if resume:
-        ckpt = torch.load(out / "checkpoint.pt", map_location=dev, weights_only=False)
-        core.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if swa_model is not None and ckpt.get("swa") is not None:
-            swa_model.load_state_dict(ckpt["swa"])
-        if scaler is not None and ckpt.get("scaler") is not None:
-            scaler.load_state_dict(ckpt["scaler"])
-        generator.set_state(ckpt["generator"])
-        _set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
-        state = ckpt["state"]
-        if main:
-            _truncate_csv(out / "metrics.csv", state["epoch"])
-            print(f"resuming {out} after epoch {state['epoch']}")
-
+        state = _restore(out, dev, rank, parts, main)
     if main:
         info = run_info(config, dev, world)
-        info["parameters"] = count_parameters(core)
+        info["parameters"] = count_parameters(model)
         (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        print(f"training {config_name}: {info['parameters']:,} parameters, {len(train_set)} utterances, "
-              f"{len(train_loader)} batches/epoch on {dev} (x{world})")
-    writer = _tensorboard(out) if main else None
+        print(f"training {config_name}: {info['parameters']:,} parameters, "
+              f"{len(train_loader.dataset)} utterances, {len(train_loader)} batches/epoch on "
+              f"{dev} (x{world})")
 
     for epoch in range(state["epoch"], config["num_epochs"]):
         start = time.time()
         if sampler is not None:
             sampler.set_epoch(epoch)
-        loss = train_epoch(model, train_loader, optimizer, scheduler, dev,
+        loss = train_epoch(ddp, train_loader, optimizer, scheduler, dev,
                            class_weights=config["class_weights"], freq_aug=config["freq_aug"],
-                           amp=amp, scaler=scaler, epoch=epoch, progress=progress)
-        row = {"epoch": epoch, "train_loss": f"{loss:.6f}", "lr": f"{scheduler.get_last_lr()[0]:.3e}"}
+                           amp=amp, scaler=parts["scaler"], epoch=epoch, progress=progress)
+        row = {"epoch": epoch, "train_loss": f"{loss:.6f}", "start": start,
+               "lr": f"{scheduler.get_last_lr()[0]:.3e}"}
         if main:
-            dev_report = evaluate_split(core, config, "dev", dev, amp=amp, progress=progress)
-            dev_eer = dev_report["eer_percent"]
-            row.update(dev_eer_percent=f"{dev_eer:.4f}", dev_min_tdcf=dev_report["min_tdcf"] or "")
-            if dev_eer <= state["best_dev_eer"]:  # official: ties count as improvements
-                state.update(best_dev_eer=dev_eer, best_epoch=epoch)
-                torch.save(core.state_dict(), out / "weights" / "best_dev.pth")
-                row["best_dev"] = 1
-                if swa_model is not None:
-                    swa_model.update_parameters(core)
-                    state["n_swa"] += 1
-                if config["eval_all_best"]:
-                    eval_report = evaluate_split(core, config, "eval", dev, amp=amp, progress=progress)
-                    row["eval_eer_percent"] = f"{eval_report['eer_percent']:.4f}"
-            row["seconds"] = f"{time.time() - start:.1f}"
-            _append_csv(out / "metrics.csv", row)
-            if writer is not None:
-                writer.add_scalar("loss", loss, epoch)
-                writer.add_scalar("dev_eer", dev_eer, epoch)
-            state["epoch"] = epoch + 1
-            _atomic_save({
-                "model": core.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "swa": swa_model.state_dict() if swa_model else None,
-                "scaler": scaler.state_dict() if scaler else None, "generator": generator.get_state(),
-                "rng": _rng_state(), "state": state, "config": config,
-            }, out / "checkpoint.pt")
-            tdcf = dev_report["min_tdcf"]
-            print(f"epoch {epoch:3d}  loss {loss:.4f}  dev EER {dev_eer:6.2f}%  "
-                  f"dev t-DCF {tdcf if tdcf is None else f'{tdcf:.4f}'}  {row['seconds']} s"
-                  + ("  *best" if row.get("best_dev") else ""))
+            _end_of_epoch(parts, state, config, row, dev, amp, out, progress)
         else:
             state["epoch"] = epoch + 1
         _barrier(world)
 
     result: dict = {"run_dir": str(out)}
     if main:
-        result.update(_finish(core, swa_model, state, config, train_loader, dev, amp, out, progress))
-    if writer is not None:
-        writer.close()
+        result.update(_finish(model, parts["swa"], state, config, train_loader, dev, amp, out,
+                              progress))
     _barrier(world)
     if world > 1:
         dist.destroy_process_group()

@@ -25,10 +25,10 @@ def official_weights(name: str) -> Path:
 def loss_before_and_after_steps(model, device, *, amp: bool = False, freq_aug: bool = False,
                                 steps: int = 5) -> tuple[float, float]:
     """Eval-mode weighted cross-entropy on a fixed (4, 8000) batch before and after ``steps``
-    Adam steps on it (AMP via aasist.evaluate.autocast; a GradScaler only for fp16)."""
+    Adam steps on it (AMP via aasist.runtime.autocast; a GradScaler only for fp16)."""
     import torch
 
-    from aasist.evaluate import autocast
+    from aasist.runtime import autocast
 
     torch.manual_seed(0)
     model.to(device).train()

@@ -85,6 +85,11 @@ def test_overrides_top_level_nested_and_typed():
     ("optim_config.lr=1", "unknown config key 'optim_config.lr'; valid keys: optim_config.optimizer"),
     ("num_epochs.x=1", "has no nested keys"),
     ("num_epochs=1.5", "must be int"),
+    ("loss=focal", "'loss' must be one of CCE, got 'focal'"),
+    ("track=PA", "'track' must be one of LA"),
+    ("optim_config.optimizer=sgd", "'optim_config.optimizer' must be one of adam"),
+    ("optim_config.scheduler=step", "must be one of cosine, none"),
+    ("model_config.architecture=RawNet2", "must be one of AASIST"),
 ])
 def test_bad_overrides(override, message):
     with pytest.raises(ConfigError, match=message):

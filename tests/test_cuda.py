@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import aasist
-from aasist.evaluate import autocast
+from aasist.runtime import autocast
 from conftest import CONFIG_DIR, PARITY, loss_before_and_after_steps, official_weights
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

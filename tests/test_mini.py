@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from aasist.data import mini
+from aasist.errors import DataError
 from aasist.data.mini import (DEFAULT_SIZES, EVAL_ATTACKS, MARKER_NAME, TRAIN_ATTACKS,
                               ensure_mini, make_mini, synthesize_utterance)
 
@@ -287,9 +288,9 @@ def test_refuses_to_overwrite_a_foreign_corpus(tmp_path):
     protocols = tmp_path / "LA" / "ASVspoof2019_LA_cm_protocols"
     protocols.mkdir(parents=True)
     (protocols / PROTOCOLS["train"]).write_text("LA_0079 LA_T_1000137 - - bonafide\n")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(DataError, match="did not generate"):
         make_mini(tmp_path, sizes=SIZES, progress=False)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(DataError, match="did not generate"):
         ensure_mini(tmp_path, sizes=SIZES, progress=False)
     assert (protocols / PROTOCOLS["train"]).read_text().startswith("LA_0079")
 

@@ -78,10 +78,12 @@ def test_shortest_input_and_clear_error_below_it():
 def test_odd_lengths_give_logits_and_embedding(length):
     model = _model("AASIST-L").eval()
     with torch.inference_mode():
-        hidden, logits = model(torch.randn(3, length), return_hidden=True)
-        assert torch.equal(model.embed(torch.zeros(1, length)), model.embed(torch.zeros(1, length)))
+        x = torch.randn(3, length)
+        hidden, logits = model(x, return_hidden=True)
+        again, _ = model(x, return_hidden=True)
+        assert torch.equal(model.out_layer(hidden), logits)  # the classifier reads the embedding
     assert logits.shape == (3, 2) and hidden.shape == (3, 5 * 32)
-    assert torch.isfinite(logits).all()
+    assert torch.isfinite(logits).all() and torch.equal(hidden, again)  # eval mode: deterministic
 
 
 def test_gradients_reach_every_parameter_that_matters():

@@ -29,6 +29,14 @@ def test_bundled_files_match_their_pins_and_recipes(name):
 def test_resolve_rules(tmp_path):
     default = pretrained.official("AASIST-L")
     assert pretrained.resolve() == (default.config, default.weights)
+    # a config alone: its model_path, as the official --eval mode reads it
+    assert pretrained.resolve(CONFIG_DIR / "AASIST-L.conf") == (CONFIG_DIR / "AASIST-L.conf",
+                                                                 default.weights)
+    missing = tmp_path / "m.conf"
+    missing.write_text((CONFIG_DIR / "AASIST-L.conf").read_text().replace(
+        '"official:AASIST-L"', '"./nowhere/AASIST-L.pth"'))
+    with pytest.raises(ConfigError, match="model_path ./nowhere/AASIST-L.pth does not exist"):
+        pretrained.resolve(missing)
     big = pretrained.official("AASIST")
     assert pretrained.resolve(None, "official:AASIST") == (big.config, big.weights)
     assert pretrained.resolve("my.conf", "official:AASIST") == (tmp_path.__class__("my.conf"), big.weights)
@@ -46,7 +54,7 @@ def test_resolve_rules(tmp_path):
 
 
 @pytest.mark.parametrize("config,weights,message", [
-    ("config/AASIST.conf", None, "without --weights"),
+    (CONFIG_DIR / "mini.conf", None, "mini.conf: no weights given and the config sets no model_path"),
     (None, "official:RawNet2", "official:AASIST, official:AASIST-L"),
     (None, "nowhere.pth", "nowhere.pth: weights not found"),
 ])

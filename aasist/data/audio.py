@@ -22,6 +22,7 @@ from typing import Optional, Union
 
 import numpy as np
 import soundfile as sf
+import torch
 from scipy.signal import resample_poly
 
 from ..errors import DataError
@@ -125,8 +126,6 @@ def random_start(length: int, n: int, rng: Optional[np.random.Generator] = None)
     high = length - n + 1
     if rng is not None:
         return int(rng.integers(0, high))
-    import torch  # local: keep `aasist.data.audio` importable without initialising torch
-
     return int(torch.randint(0, high, (1,)).item())
 
 

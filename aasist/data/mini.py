@@ -98,6 +98,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, lfilter, resample_poly, sosfilt
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError, DataError
+
 __all__ = [
     "SAMPLE_RATE",
     "TRAIN_ATTACKS",
@@ -989,9 +991,11 @@ def make_mini(dest: str | os.PathLike, seed: int = 0,
 
     Audio files already written for the same seed and sizes (by an interrupted run) are
     reused; files of a different configuration are deleted first.  Protocols, ASV scores
-    and finally the completion marker are (re)written.  Raises ``FileExistsError`` rather
-    than touch a ``dest/LA`` holding a corpus that make_mini did not make (the real one).
+    and finally the completion marker are (re)written.  Raises DataError rather than touch
+    a ``dest/LA`` holding a corpus that make_mini did not make (the real one).
     """
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"the mini corpus seed must be a whole number >= 0, got {seed!r}")
     sizes_n = _normalise_sizes(sizes)
     config = _config(seed, sizes_n)
     root = Path(dest) / "LA"
@@ -1000,8 +1004,8 @@ def make_mini(dest: str | os.PathLike, seed: int = 0,
     split_dirs = {split: root / f"ASVspoof2019_LA_{split}" / "flac" for split in SPLITS}
     ours = [root / _PROTOCOL_DIR, root / _ASV_DIR] + [d.parent for d in split_dirs.values()]
     if not owner_file.exists() and any(p.exists() for p in ours):
-        raise FileExistsError(f"{root} holds an LA corpus that make_mini did not generate; "
-                              "choose another destination")
+        raise DataError(f"{root} holds an LA corpus that make_mini did not generate; "
+                        "choose another destination (nothing there was changed)")
     root.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     if _read_json(owner_file) != config:

@@ -73,6 +73,20 @@ def _by_hash(path: Path) -> Optional[Checkpoint]:
     return next((c for c in OFFICIAL.values() if c.sha256 == digest), None)
 
 
+def _model_path(config: Path) -> str:
+    """The ``model_path`` of a config file, or an error saying what to pass instead."""
+    model_path = load_config(config).get("model_path") or ""
+    if not model_path:
+        raise ConfigError(f"{config}: no weights given and the config sets no model_path; pass "
+                          f"--weights (the weights trained with it), or drop --config to use the "
+                          f"bundled {PREFIX}{DEFAULT}")
+    if not Path(model_path).is_file() and not model_path.startswith(PREFIX):
+        raise ConfigError(f"{config}: its model_path {model_path} does not exist; pass --weights, "
+                          f"e.g. {PREFIX}{DEFAULT} for the bundled official weights, or fetch "
+                          f"them with `python scripts/download_pretrained.py`")
+    return model_path
+
+
 def resolve(config: Optional[PathLike] = None,
             weights: Optional[PathLike] = None) -> tuple[Path, Path]:
     """(config, weights) as a user gives them, either possibly None -> (config file, weights file).
@@ -81,13 +95,12 @@ def resolve(config: Optional[PathLike] = None,
     * ``weights="official:NAME"``: that bundled checkpoint, with its config unless one is given;
     * a weights file and no config: the config of the official checkpoint with the same bytes,
       else the ``config.conf`` of the training run the file belongs to (``RUN/weights/x.pth``);
-    * a config and no weights: an error, since a config alone is an untrained model.
+    * a config and no weights: the config's ``model_path`` (as the official ``--eval``
+      does), else an error, since a config alone is an untrained model.
     """
+    if weights is None and config is not None:
+        weights = _model_path(Path(config))
     if weights is None:
-        if config is not None:
-            raise ConfigError(f"--config {config} was given without --weights; add the weights "
-                              f"trained with it, or drop --config to use the bundled "
-                              f"{PREFIX}{DEFAULT}")
         weights = PREFIX + DEFAULT
     text = os.fspath(weights)
     if text.startswith(PREFIX):
