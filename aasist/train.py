@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
+from .fileio import atomic_write
 from .evaluate import evaluate_split, load_split
 from .model import build_model, count_parameters
 from .runtime import autocast, resolve_device
@@ -163,10 +164,9 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a kill never leaves a torn file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save that a kill never leaves half-written (see `atomic_write`)."""
+    with atomic_write(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 # --------------------------------------------------------------------------- loop

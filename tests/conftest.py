@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
-from aasist import pretrained
+from aasist import cli, pretrained
+from aasist.data.mini import make_mini
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "config"
@@ -20,6 +22,26 @@ LA_EVAL_LIKE = DATA / "la_eval_like"
 def official_weights(name: str) -> Path:
     """The bundled official checkpoint ``name`` ("AASIST" or "AASIST-L")."""
     return pretrained.official(name).weights
+
+
+def tiny_corpus(dest: Path, seed: int, train=(4, 8), dev=(6, 12), eval=(6, 18)) -> Path:
+    """A generated LA-format corpus with (bona fide, spoof) utterances per split; returns LA/."""
+    make_mini(dest, seed=seed, sizes={"train": train, "dev": dev, "eval": eval}, progress=False)
+    return dest / "LA"
+
+
+class CliResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(capsys, *argv) -> CliResult:
+    """`python -m aasist ARGV`, in this process (no torch import per call): code, stdout, stderr."""
+    capsys.readouterr()  # drop what earlier steps printed
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return CliResult(code, out, err)
 
 
 def loss_before_and_after_steps(model, device, *, amp: bool = False, freq_aug: bool = False,

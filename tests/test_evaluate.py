@@ -12,7 +12,7 @@ import pytest
 from aasist.data.protocols import CmRecord
 from aasist.errors import DataError
 from aasist.evaluate import join_scores, write_score_file
-from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights
+from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights, tiny_corpus
 
 
 def _cli(*args):
@@ -22,11 +22,7 @@ def _cli(*args):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from aasist.data.mini import make_mini
-
-    dest = tmp_path_factory.mktemp("mini")
-    make_mini(dest, seed=2, sizes={"train": (4, 8), "dev": (6, 12), "eval": (6, 18)}, progress=False)
-    return dest / "LA"
+    return tiny_corpus(tmp_path_factory.mktemp("mini"), seed=2)
 
 
 def test_join_is_by_utterance_id_not_position():

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from aasist.config import load_config
 from aasist.train import TrainingError, build_optimizer, train
-from conftest import CONFIG_DIR, ROOT
+from conftest import CONFIG_DIR, ROOT, run_cli, tiny_corpus
 
 TINY = ["num_epochs=2", "batch_size=8", "model_config.nb_samp=4000", "num_workers=0",
         "use_cache=false", "mini_corpus=false", "swa=true"]
@@ -22,20 +21,11 @@ TINY = ["num_epochs=2", "batch_size=8", "model_config.nb_samp=4000", "num_worker
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from aasist.data.mini import make_mini
-
-    dest = tmp_path_factory.mktemp("mini")
-    make_mini(dest, seed=1, sizes={"train": (8, 16), "dev": (6, 12), "eval": (6, 18)}, progress=False)
-    return dest / "LA"
+    return tiny_corpus(tmp_path_factory.mktemp("mini"), seed=1, train=(8, 16))
 
 
 def _overrides(corpus, *extra):
     return [*TINY, f"database_path={corpus}", *extra]
-
-
-def _cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "aasist", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def _set_args(overrides):
@@ -81,49 +71,47 @@ def test_train_writes_the_run_directory(corpus, tmp_path):
     aasist.load_weights(aasist.build_model(config["model_config"]), out / "weights" / "swa.pth")
 
 
-def test_existing_run_directory_is_never_overwritten(corpus, tmp_path):
+def test_existing_run_directory_is_never_overwritten(corpus, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
+    proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
                 "--out", str(out))
     assert proc.returncode == 1 and "already holds files" in proc.stderr
-    assert "Traceback" not in proc.stderr and (out / "notes.txt").read_text() == "mine"
-    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
+    assert (out / "notes.txt").read_text() == "mine"
+    proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus)),
                 "--out", str(tmp_path / "fresh"), "--resume")
     assert proc.returncode == 1 and "nothing to resume" in proc.stderr
 
 
-def test_missing_dataset_says_how_to_download(tmp_path):
-    proc = _cli("train", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set",
+def test_missing_dataset_says_how_to_download(tmp_path, capsys):
+    proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set",
                 f"database_path={tmp_path / 'LA'}", "--out", str(tmp_path / "run"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert "download_dataset.py" in proc.stderr and "protocol not found" in proc.stderr
 
 
-def test_unknown_key_lists_valid_keys(corpus):
-    proc = _cli("train", "--config", str(CONFIG_DIR / "mini.conf"), "--set", "epochs=3")
+def test_unknown_key_lists_valid_keys(corpus, capsys):
+    proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "mini.conf"), "--set", "epochs=3")
     assert proc.returncode == 1 and "valid keys" in proc.stderr and "num_epochs" in proc.stderr
 
 
-def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path):
+def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path, capsys):
     args = ["train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus))]
-    whole = _cli(*args, "--out", str(tmp_path / "whole"))
+    whole = run_cli(capsys, *args, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "aasist", *args, "--out", str(killed)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (killed / "checkpoint.pt").exists():  # written atomically at the end of epoch 0
-        assert proc.poll() is None and time.time() < deadline, "run ended before its first checkpoint"
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "metrics.json").exists()
+    # The child SIGKILLs itself right after writing its first checkpoint: no race with a poller.
+    child = (f"import os, signal, sys\nimport aasist.train as t\nfrom aasist import cli\n"
+             f"save = t._atomic_save\n"
+             f"def save_then_die(obj, path):\n    save(obj, path)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+             f"t._atomic_save = save_then_die\nsys.exit(cli.main({[*args, '--out', str(killed)]!r}))\n")
+    proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert (killed / "checkpoint.pt").is_file() and not (killed / "metrics.json").exists()
 
-    resumed = _cli(*args, "--out", str(killed), "--resume")
+    resumed = run_cli(capsys, *args, "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming" in resumed.stdout
     assert (killed / "eval_scores.txt").read_text() == (tmp_path / "whole" / "eval_scores.txt").read_text()
