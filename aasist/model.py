@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import pretrained
+from . import pretrained, runtime
 from .config import load_config
 from .errors import ConfigError, DataError
 
@@ -90,23 +90,60 @@ class SincConv(nn.Module):
         return F.conv1d(x.unsqueeze(1), filters.to(x.dtype))
 
 
-def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)`` for a 1-input-channel convolution, computed as im2col + 1x1 convolution.
+def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_format) -> torch.Tensor:
+    """``conv(x)`` for a 1-input-channel convolution, computed as one matrix product.
 
-    oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s; stacking the kh*kw shifted
-    copies of the (small) input turns the work into one matrix product. Same result.
-    x: (B, 1, H, W) -> (B, C, H', W'), channels_last in memory.
+    oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s, and PyTorch's fallback for the
+    equivalent 1x1 convolution is slow in backward; stacking the kh*kw shifted copies of the
+    (small) input and multiplying by the (C, kh*kw) weight is a plain GEMM, forward and backward.
+    x: (B, 1, H, W) -> (B, C, H', W') in ``layout``; every later layer of the encoder keeps it.
     """
     kh, kw = conv.kernel_size
     ph, pw = conv.padding
-    xp = F.pad(x, (pw, pw, ph, ph))
-    h_out, w_out = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
-    cols = torch.cat([xp[:, :, i:i + h_out, j:j + w_out] for i in range(kh) for j in range(kw)], dim=1)
-    # channels_last from here on: oneDNN's 2x3 convolutions run about twice as fast on it, in
-    # training as in inference, and every later layer of the encoder keeps the layout.
-    cols = cols.contiguous(memory_format=torch.channels_last)
-    weight = conv.weight.reshape(conv.out_channels, kh * kw, 1, 1)
-    return F.conv2d(cols, weight, conv.bias)
+    xp = F.pad(x[:, 0], (pw, pw, ph, ph))  # (B, H + 2 ph, W + 2 pw)
+    h_out, w_out = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
+    shifts = [xp[:, i:i + h_out, j:j + w_out] for i in range(kh) for j in range(kw)]
+    weight = conv.weight.reshape(conv.out_channels, kh * kw)
+    if layout == torch.channels_last:
+        cols = torch.stack(shifts, dim=-1)  # (B, H', W', K)
+        out = torch.addmm(conv.bias, cols.reshape(-1, kh * kw), weight.t())  # (B H' W', C)
+        return out.view(*cols.shape[:3], -1).permute(0, 3, 1, 2)  # channels_last strides
+    cols = torch.stack(shifts, dim=1).flatten(2)  # (B, K, H' W')
+    out = torch.baddbmm(conv.bias[:, None], weight.expand(len(cols), -1, -1), cols)  # (B, C, H' W')
+    return out.view(len(cols), -1, h_out, w_out)
+
+
+def selu_(x: torch.Tensor) -> torch.Tensor:
+    """SELU, in place where autograd allows; the implementation `runtime.selu_kernel` picked.
+
+    Some PyTorch builds run SELU's expm1 several times slower than exp (torch 2.14 with
+    AVX-512); there ``exp(min(x, 0)) - 1`` is faster and differs by float rounding only.
+    """
+    if runtime.selu_kernel() == "torch":
+        return F.selu(x, inplace=True)
+    return _SeluFromExp.apply(x)
+
+
+class _SeluFromExp(torch.autograd.Function):
+    """SELU as scale * (max(x, 0) + alpha * (exp(min(x, 0)) - 1)); backward from the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
+        y = torch.clamp(x, min=0).mul_(_SELU_SCALE).add_(neg)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        # dy/dx = scale for x > 0, else scale * alpha * exp(x) = y + scale * alpha
+        slope = torch.where(y > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA)
+        return grad * slope
+
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
 
 
 def _max_pool_time(x: torch.Tensor) -> torch.Tensor:
@@ -146,13 +183,16 @@ class Residual_block(nn.Module):  # noqa: N801 - official class name, kept for f
         if self.downsample:
             self.conv_downsample = nn.Conv2d(c_in, c_out, kernel_size=(1, 3), padding=(0, 1))
 
-    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        return _conv_one_channel(x, conv) if conv.in_channels == 1 else conv(x)
+    def forward(self, x: torch.Tensor, layout: torch.memory_format = torch.contiguous_format
+                ) -> torch.Tensor:
+        """``layout`` is the memory format of the first block's output (later blocks keep
+        their input's), see `runtime.conv_layout`."""
+        def conv(layer: nn.Conv2d, inp: torch.Tensor) -> torch.Tensor:
+            return _conv_one_channel(inp, layer, layout) if layer.in_channels == 1 else layer(inp)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.selu(self.bn2(self._conv(self.conv1, x)), inplace=True)
+        out = selu_(self.bn2(conv(self.conv1, x)))
         out = self.conv2(out)
-        out = out + (self._conv(self.conv_downsample, x) if self.downsample else x)
+        out = out + (conv(self.conv_downsample, x) if self.downsample else x)
         return _max_pool_time(out)
 
 
@@ -323,8 +363,11 @@ class Model(nn.Module):
                 f"({self.min_samples / 16000:.3f} s at 16 kHz): repeat-pad shorter clips")
         x = self.conv_time(x, mask=freq_aug)  # (B, n_sinc, L')
         x = F.max_pool2d(x.abs().unsqueeze(1), (3, 3))  # (B, 1, F, L' // 3)
-        x = F.selu(self.first_bn(x), inplace=True)
-        e = self.encoder(x).abs()  # (B, C, F, T), channels_last in memory (_conv_one_channel)
+        x = selu_(self.first_bn(x))
+        layout = runtime.conv_layout(x.device, self.training)
+        for stage in self.encoder:  # nn.Sequential(Residual_block): the official key names
+            x = stage[0](x, layout)
+        e = x.abs()  # (B, C, F, T), in `layout`
 
         e_s = e.amax(dim=3).transpose(1, 2) + self.pos_S  # spectral nodes (B, F, C)
         out_s = self.pool_S(self.GAT_layer_S(e_s))

@@ -10,6 +10,7 @@ from aasist.model import count_parameters
 from conftest import CONFIG_DIR, PARITY, ROOT, loss_before_and_after_steps, official_weights
 
 MODELS = ("AASIST-L", "AASIST")
+LAYOUTS = (torch.contiguous_format, torch.channels_last)
 FIXTURE = ROOT / "tests" / "data" / "parity_lengths.npz"
 
 
@@ -98,25 +99,105 @@ def test_gradients_reach_every_parameter_that_matters():
     assert missing and all(".bn1." in n for n in missing), missing
 
 
-def test_fast_paths_match_plain_layers_in_every_layout():
-    """The im2col convolution and the time max-pool equal nn.Conv2d / nn.MaxPool2d, values
-    and gradients, for contiguous and channels_last inputs, with and without autograd."""
-    from aasist.model import _conv_one_channel, _max_pool_time
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("padding,kernel", [((1, 1), (2, 3)), ((0, 1), (1, 3))])
+def test_one_channel_conv_equals_nn_conv2d(layout, padding, kernel):
+    """The GEMM form of the 1-input-channel convolution: values, memory layout, gradients."""
+    from aasist.model import _conv_one_channel
 
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(1, 8, kernel_size=(2, 3), padding=(1, 1))
-    x = torch.randn(2, 1, 5, 40)
-    assert torch.allclose(_conv_one_channel(x, conv), conv(x), atol=1e-5)
-    y = torch.randn(2, 8, 5, 41)
-    for layout in (torch.contiguous_format, torch.channels_last):
-        z = y.contiguous(memory_format=layout)
-        with torch.no_grad():
-            assert torch.equal(_max_pool_time(z), torch.nn.functional.max_pool2d(y, (1, 3)))
-        leaf = z.clone().requires_grad_()
-        ref = y.clone().requires_grad_()
-        _max_pool_time(leaf).pow(2).sum().backward()
-        torch.nn.functional.max_pool2d(ref, (1, 3)).pow(2).sum().backward()
-        assert torch.equal(leaf.grad, ref.grad)
+    conv = torch.nn.Conv2d(1, 8, kernel_size=kernel, padding=padding)
+    x = torch.randn(2, 1, 5, 40, requires_grad=True)
+    ours = _conv_one_channel(x, conv, layout)
+    assert ours.is_contiguous(memory_format=layout)
+    ref_x = x.detach().clone().requires_grad_()
+    ref = conv(ref_x)
+    assert torch.allclose(ours, ref, atol=1e-5)
+    grads = torch.autograd.grad(ours.pow(2).sum(), [x, conv.weight, conv.bias])
+    ref_grads = torch.autograd.grad(ref.pow(2).sum(), [ref_x, conv.weight, conv.bias])
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g, r, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_time_max_pool_equals_nn_max_pool2d(layout):
+    from aasist.model import _max_pool_time
+
+    y = torch.randn(2, 8, 5, 41, generator=torch.Generator().manual_seed(0))
+    z = y.contiguous(memory_format=layout)
+    with torch.no_grad():
+        assert torch.equal(_max_pool_time(z), torch.nn.functional.max_pool2d(y, (1, 3)))
+    leaf = z.clone().requires_grad_()
+    ref = y.clone().requires_grad_()
+    _max_pool_time(leaf).pow(2).sum().backward()
+    torch.nn.functional.max_pool2d(ref, (1, 3)).pow(2).sum().backward()
+    assert torch.equal(leaf.grad, ref.grad)
+
+
+@pytest.mark.parametrize("kernel", ["torch", "exp"])
+def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
+    from aasist import runtime
+    from aasist.model import selu_
+
+    monkeypatch.setattr(runtime, "selu_kernel", lambda: kernel)
+    x = torch.cat([torch.linspace(-30, 30, 2001), torch.tensor([0.0, -1e-8, 1e-8])])
+    leaf = x.clone().requires_grad_()
+    y = selu_(leaf * 1)  # in place on a non-leaf, as the model calls it
+    assert torch.allclose(y, torch.nn.functional.selu(x), rtol=1e-6, atol=1e-6)
+    (grad,) = torch.autograd.grad(y.sum(), leaf)
+    ref = leaf.detach().clone().requires_grad_()
+    (ref_grad,) = torch.autograd.grad(torch.nn.functional.selu(ref).sum(), ref)
+    assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_selu_probe_picks_a_known_kernel(monkeypatch):
+    from aasist import runtime
+
+    runtime.selu_kernel.cache_clear()
+    monkeypatch.setenv("AASIST_SELU", "exp")
+    assert runtime.selu_kernel() == "exp"
+    runtime.selu_kernel.cache_clear()
+    monkeypatch.delenv("AASIST_SELU")
+    assert runtime.selu_kernel() in ("torch", "exp")
+    runtime.selu_kernel.cache_clear()
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+def test_every_layout_matches_official_outputs_and_gradients(name, layout, monkeypatch):
+    """Each encoder layout, forced, gives the official logits (eval) and the same gradients
+    (training) as the other one, whatever this machine would pick by itself."""
+    ref = np.load(PARITY)
+    monkeypatch.setenv("AASIST_LAYOUT", layout)
+    model = _official(name)
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(ref["input"])).numpy()
+    np.testing.assert_allclose(logits, ref[f"{name}/logits"], atol=1e-4, rtol=0)
+
+    grads = {}
+    for forced in ("channels_last", "contiguous"):
+        monkeypatch.setenv("AASIST_LAYOUT", forced)
+        model = _official(name)  # eval mode: no dropout, fixed BatchNorm statistics
+        x = torch.from_numpy(ref["input"][:2, :16000].copy())
+        loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([0, 1]))
+        grads[forced] = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
+    for a, b in zip(grads["channels_last"], grads["contiguous"]):
+        # float32 sums over ~10^6 terms in another order: compare relative to the tensor's size
+        assert (a - b).norm() <= 1e-3 * b.norm() + 1e-6
+
+
+def test_layout_rule(monkeypatch):
+    from aasist import runtime
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.delenv("AASIST_LAYOUT", raising=False)
+    assert runtime.conv_layout(cpu, training=False) == torch.channels_last
+    assert runtime.conv_layout(cuda, training=True) == torch.channels_last
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN held to AVX2: default layout
+    assert not runtime.onednn_avx512()
+    assert runtime.conv_layout(cpu, training=True) == torch.contiguous_format
+    monkeypatch.setenv("AASIST_LAYOUT", "channels_last")
+    assert runtime.conv_layout(cpu, training=True) == torch.channels_last
 
 
 def test_freq_aug_masks_sinc_bands():
