@@ -79,13 +79,15 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_metrics(args) -> int:
-    from .metrics import format_report, score_report
+    from .fileio import atomic_write
+    from .metrics import format_report
+    from .reports import score_report
 
     report = score_report(args.scores, args.asv_scores)
     print(format_report(report))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        with atomic_write(args.json) as fh:
+            fh.write(json.dumps(report, indent=2) + "\n")
     return 0
 
 

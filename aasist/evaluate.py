@@ -21,7 +21,9 @@ from .config import loader_workers
 from .data.cache import DecodedCache
 from .data.datasets import EvalDataset
 from .data.protocols import CmRecord, la_paths, read_cm_protocol
+from .data.scores import read_asv_scores, write_cm_scores
 from .errors import DataError
+from .fileio import atomic_write
 from .runtime import autocast, resolve_device
 
 DOWNLOAD_HINT = ("download the dataset with `python scripts/download_dataset.py --dest .` "
@@ -79,27 +81,18 @@ def join_scores(records: Sequence[CmRecord], scores: Mapping[str, float]) -> np.
     return np.array([scores[u] for u in wanted], dtype=np.float64)
 
 
-def write_score_file(path: Path, records: Sequence[CmRecord], values: np.ndarray) -> Path:
-    """Official 4-column CM score file: ``utt_id source key score`` (source = attack or '-')."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        for record, value in zip(records, values):
-            fh.write(f"{record.utt_id} {record.attack} {record.key} {float(value)!r}\n")
-    tmp.replace(path)
-    return path
-
-
 def report_for(records: Sequence[CmRecord], values: np.ndarray, asv_path: Path | None) -> dict:
     """Metrics report (EER, t-DCF when ASV scores exist, per-attack EER) of joined scores."""
     is_bona = np.array([r.key == "bonafide" for r in records])
     sources = [r.attack for r in records if r.key != "bonafide"]
     asv = {}
     if asv_path is not None:
-        a = metrics.read_asv_scores(asv_path)
+        a = read_asv_scores(asv_path)
         asv = dict(asv_target=a.target, asv_nontarget=a.nontarget, asv_spoof=a.spoof)
-    return metrics.report_from_arrays(values[is_bona], values[~is_bona], sources, **asv)
+    try:
+        return metrics.report_from_arrays(values[is_bona], values[~is_bona], sources, **asv)
+    except ValueError as exc:  # the protocol lacks a class, or the ASV file is unusable
+        raise DataError(f"{asv_path or 'the protocol'}: {exc}") from None
 
 
 def save_figures(records: Sequence[CmRecord], values: np.ndarray, report: Mapping[str, Any],
@@ -125,7 +118,7 @@ def evaluate_split(model: torch.nn.Module, config: Mapping[str, Any], split: str
                           progress, desc=f"scoring {split}")
     values = join_scores(records, scores)
     if score_path is not None:
-        write_score_file(score_path, records, values)
+        write_cm_scores(score_path, records, values)
     report = report_for(records, values, asv)
     if figures_dir is not None:
         save_figures(records, values, report, figures_dir, figure_prefix)
@@ -154,7 +147,7 @@ def evaluate_weights(config: Mapping[str, Any], weights: str | Path, split: str 
     report = evaluate_split(model, config, split, dev, score_path=out / f"{split}_scores.txt",
                             amp=amp, progress=progress, figures_dir=out)
     report = {"split": split, "weights": str(weights), **report}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_write(out / "metrics.json") as fh:
+        fh.write(json.dumps(report, indent=2) + "\n")
     report["text"] = metrics.format_report(report) + f"\n\nwritten to {out}/"
     return report

@@ -8,6 +8,7 @@ import pytest
 
 from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_metadata,
                                    read_asv_scores, read_cm_protocol, read_in_the_wild)
+from aasist.data.scores import read_asv_scores as read_asv_score_arrays
 from aasist.errors import DataError
 
 
@@ -49,26 +50,32 @@ def test_cm_protocol_malformed_line_names_file_and_line(tmp_path, bad_line, frag
     with pytest.raises(DataError) as info:
         read_cm_protocol(p)
     msg = str(info.value)
-    assert str(p) in msg and "line 3" in msg and fragment in msg
+    assert msg.startswith(f"{p}:3: ") and fragment in msg and bad_line in msg
 
 
 def test_cm_protocol_duplicate_utterance(tmp_path):
     p = write(tmp_path / "cm.txt", "S1 U1 - - bonafide\nS1 U2 - A01 spoof\nS2 U1 - A02 spoof\n")
-    with pytest.raises(DataError, match=r"line 3: utterance id 'U1' repeats line 1"):
+    with pytest.raises(DataError, match=r"cm.txt:3: utterance id 'U1' repeats line 1"):
         read_cm_protocol(p)
 
 
 def test_cm_protocol_missing_and_binary_file(tmp_path):
-    with pytest.raises(DataError, match="not found: .*nope.txt"):
+    with pytest.raises(DataError, match="CM protocol not found: .*nope.txt.*download_dataset.py"):
         read_cm_protocol(tmp_path / "nope.txt")
     p = tmp_path / "bin.txt"
-    p.write_bytes(b"\xff\xfe\x00garbage\x80")
-    with pytest.raises(DataError, match="bin.txt: not a UTF-8"):
+    p.write_bytes(b"LA_0079 LA_T_1 - - bonafide\n\xff\xfe\x00garbage\x80")
+    with pytest.raises(DataError, match="bin.txt:2: not UTF-8 text"):
         read_cm_protocol(p)
 
 
 def test_empty_protocol_gives_no_records(tmp_path):
-    assert read_cm_protocol(write(tmp_path / "cm.txt", "\n\n")) == []
+    assert read_cm_protocol(write(tmp_path / "cm.txt", "\n# a comment\n\n")) == []
+
+
+def test_byte_order_mark_is_not_part_of_the_first_field(tmp_path):
+    p = tmp_path / "cm.txt"
+    p.write_bytes("\ufeffLA_0079 LA_T_1 - - bonafide\n".encode("utf-8"))
+    assert read_cm_protocol(p)[0].speaker == "LA_0079"
 
 
 # --------------------------------------------------------------------------- paths
@@ -122,6 +129,12 @@ def test_asv_scores_malformed(tmp_path, bad_line, fragment):
     assert fragment in str(info.value)
 
 
+def test_one_parser_for_both_views_of_the_asv_file(tmp_path):
+    p = write(tmp_path / "asv.txt", "bonafide target 2.5\nbonafide nontarget -1\nA07 spoof 0.4\n")
+    arrays = read_asv_score_arrays(p)
+    assert [r.score for r in read_asv_scores(p)] == list(arrays.scores)
+
+
 # --------------------------------------------------------------------------- 2021
 
 
@@ -162,15 +175,15 @@ def test_2021_df_metadata(tmp_path):
 
 def test_2021_wrong_track_or_columns(tmp_path):
     la = write(tmp_path / "la.txt", LA21)
-    with pytest.raises(DataError, match=r"la.txt, line 1: 8 columns.*13 columns for the DF track"):
+    with pytest.raises(DataError, match=r"la.txt:1: 8 columns.*13 columns for the DF track"):
         read_2021_metadata(la, track="DF")
     mixed = write(tmp_path / "mixed.txt", LA21 + DF21)
-    with pytest.raises(DataError, match=r"mixed.txt, line 5: 13 columns"):
+    with pytest.raises(DataError, match=r"mixed.txt:5: 13 columns"):
         read_2021_metadata(mixed)
     with pytest.raises(DataError, match="valid tracks: LA, DF"):
         read_2021_metadata(la, track="PA")
     odd = write(tmp_path / "odd.txt", "a b c\n")
-    with pytest.raises(DataError, match=r"odd.txt, line 1: 3 columns.*8 columns \(LA"):
+    with pytest.raises(DataError, match=r"odd.txt:1: 3 columns.*8 columns \(LA"):
         read_2021_metadata(odd)
 
 
@@ -191,13 +204,13 @@ def test_in_the_wild(tmp_path):
 
 def test_in_the_wild_errors(tmp_path):
     bad = write(tmp_path / "meta.csv", "file,speaker,label\n0.wav,A,spoof\n1.wav,B,fake\n")
-    with pytest.raises(DataError, match=r"meta.csv, line 3: unknown label 'fake'"):
+    with pytest.raises(DataError, match=r"meta.csv:3: unknown label 'fake'"):
         read_in_the_wild(bad)
     nohead = write(tmp_path / "nohead.csv", "0.wav,A,spoof\n")
-    with pytest.raises(DataError, match=r"nohead.csv, line 1: header lacks file, speaker, label"):
+    with pytest.raises(DataError, match=r"nohead.csv:1: header lacks file, speaker, label"):
         read_in_the_wild(nohead)
     short = write(tmp_path / "short.csv", "file,speaker,label\n0.wav,spoof\n")
-    with pytest.raises(DataError, match=r"short.csv, line 2: 2 fields"):
+    with pytest.raises(DataError, match=r"short.csv:2: 2 fields"):
         read_in_the_wild(short)
     with pytest.raises(DataError, match="empty file"):
         read_in_the_wild(write(tmp_path / "empty.csv", ""))

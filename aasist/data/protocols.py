@@ -1,7 +1,8 @@
 """Readers for ASVspoof protocol, score and metadata files, returning typed records.
 
-Every reader ignores blank lines and raises :class:`aasist.errors.DataError` naming the
-file and the 1-based line number of the first malformed line.
+Every reader skips blank lines and ``#`` comments and raises :class:`aasist.errors.DataError`
+as ``<path>:<line>: <problem>; <fix>`` for the first malformed line (see
+:mod:`aasist.data.textfile`, the line reader all of them share).
 
 Formats (one record per line, whitespace separated unless noted):
 
@@ -19,13 +20,13 @@ Labels follow the official convention: 1 = bona fide, 0 = spoof.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Optional, Union
 
 from ..errors import DataError
+from .textfile import bad_line, check_unique, data_lines, fields
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -36,13 +37,25 @@ TRACKS_2021 = ("LA", "DF")
 
 _PROTOCOL_NAMES = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
 _DOWNLOAD_HINT = "download and extract LA.zip with `python scripts/download_dataset.py`"
+_KEYS_HINT = "download and extract the keys with `python scripts/download_dataset.py --corpus la2021` (or df2021)"
 
 
 # --------------------------------------------------------------------------- records
 
 
+class _Keyed:
+    """A trial record with a ``key`` (``bonafide`` or ``spoof``)."""
+
+    key: str
+
+    @property
+    def label(self) -> int:
+        """1 for bona fide, 0 for spoof (official convention)."""
+        return 1 if self.key == "bonafide" else 0
+
+
 @dataclass(frozen=True)
-class CmRecord:
+class CmRecord(_Keyed):
     """One line of an ASVspoof 2019 LA CM protocol.
 
     ``attack`` is an attack id (``A01`` .. ``A19``) or ``-`` for bona fide speech;
@@ -53,11 +66,6 @@ class CmRecord:
     utt_id: str
     attack: str
     key: str
-
-    @property
-    def label(self) -> int:
-        """1 for bona fide, 0 for spoof (official convention)."""
-        return 1 if self.key == "bonafide" else 0
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class AsvRecord:
 
 
 @dataclass(frozen=True)
-class Trial2021Record:
+class Trial2021Record(_Keyed):
     """One line of an ASVspoof 2021 LA or DF ``trial_metadata.txt``.
 
     ``transmission`` is the transmission channel for LA (e.g. ``ita_tx``) and the source
@@ -99,14 +107,9 @@ class Trial2021Record:
         """Alias of ``transmission`` (the DF column holds the source corpus)."""
         return self.transmission
 
-    @property
-    def label(self) -> int:
-        """1 for bona fide, 0 for spoof (official convention)."""
-        return 1 if self.key == "bonafide" else 0
-
 
 @dataclass(frozen=True)
-class WildRecord:
+class WildRecord(_Keyed):
     """One row of the In-the-Wild ``meta.csv``.
 
     ``key`` is normalised to ``bonafide`` / ``spoof`` (the file writes ``bona-fide``).
@@ -120,11 +123,6 @@ class WildRecord:
     def utt_id(self) -> str:
         """The file name without its extension (``0.wav`` -> ``0``)."""
         return Path(self.file).stem
-
-    @property
-    def label(self) -> int:
-        """1 for bona fide, 0 for spoof (official convention)."""
-        return 1 if self.key == "bonafide" else 0
 
 
 @dataclass(frozen=True)
@@ -140,30 +138,9 @@ class LaPaths:
 # --------------------------------------------------------------------------- helpers
 
 
-def _open_lines(path: PathLike, what: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, stripped line) for every non-blank line of ``path``."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{what} not found: {p} ({'is a directory' if p.is_dir() else 'missing'}); "
-                        f"check the path, or {_DOWNLOAD_HINT}")
-    try:
-        with open(p, "r", encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); "
-                        f"is this really a {what}?") from exc
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read {what}: {exc.strerror or exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if line:
-            yield number, line
-
-
-def _bad(path: PathLike, number: int, line: str, problem: str, expected: str) -> DataError:
-    shown = line if len(line) <= 120 else line[:117] + "..."
-    return DataError(f"{path}, line {number}: {problem}: {shown!r}; expected {expected}. "
-                     f"Fix or remove this line (or re-extract the file if it is damaged).")
+def utt_id_of(record: Any) -> str:
+    """The utterance id of a protocol record, or the string itself for a plain id."""
+    return record if isinstance(record, str) else record.utt_id
 
 
 # --------------------------------------------------------------------------- 2019 LA
@@ -178,21 +155,19 @@ def read_cm_protocol(path: PathLike) -> list[CmRecord]:
     expected = "5 columns 'SPEAKER UTT_ID - ATTACK KEY', e.g. 'LA_0079 LA_T_1271820 - A01 spoof'"
     records: list[CmRecord] = []
     seen: dict[str, int] = {}
-    for number, line in _open_lines(path, "CM protocol"):
-        cols = line.split()
-        if len(cols) != 5:
-            raise _bad(path, number, line, f"{len(cols)} columns", expected)
-        speaker, utt_id, _, attack, key = cols
-        if key not in CM_KEYS:
-            raise _bad(path, number, line, f"unknown key {key!r}",
-                       f"the last column to be one of {', '.join(CM_KEYS)}")
-        if utt_id in seen:
-            raise DataError(f"{path}, line {number}: utterance id {utt_id!r} repeats line "
-                            f"{seen[utt_id]}; each utterance must appear once. Remove the "
-                            f"duplicate (or re-extract the protocol file).")
-        seen[utt_id] = number
+    for number, line in data_lines(path, "CM protocol", _DOWNLOAD_HINT):
+        speaker, utt_id, _, attack, key = fields(path, number, line, 5, expected)
+        _check_key(path, number, line, key, CM_KEYS, "the last column")
+        check_unique(path, number, utt_id, seen)
         records.append(CmRecord(speaker=speaker, utt_id=utt_id, attack=attack, key=key))
     return records
+
+
+def _check_key(path: PathLike, number: int, line: str, key: str, valid: tuple[str, ...],
+               column: str) -> None:
+    if key not in valid:
+        raise bad_line(path, number, line, f"unknown key {key!r}",
+                       f"{column} to be one of {', '.join(valid)}")
 
 
 def la_paths(root: PathLike, split: str) -> LaPaths:
@@ -221,12 +196,9 @@ def la_paths(root: PathLike, split: str) -> LaPaths:
 
 
 def read_asv_scores(path: PathLike) -> list[AsvRecord]:
-    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``).
-
-    One parser serves both views of the file: :func:`aasist.metrics.read_asv_scores` checks
-    it (errors as ``path:line: ...``) and returns arrays; this returns typed records.
-    """
-    from ..metrics import read_asv_scores as read_asv_arrays
+    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``)
+    as records; :func:`aasist.data.scores.read_asv_scores` (the parser) gives arrays."""
+    from .scores import read_asv_scores as read_asv_arrays
 
     scores = read_asv_arrays(path)
     return [AsvRecord(source=s, key=k, score=float(v))
@@ -251,26 +223,17 @@ def read_2021_metadata(path: PathLike, track: Optional[str] = None,
                         f"{', '.join(TRACKS_2021)} (PA metadata is not supported)")
     records: list[Trial2021Record] = []
     seen: dict[str, int] = {}
-    for number, line in _open_lines(path, "ASVspoof 2021 trial metadata file"):
-        cols = line.split()
+    for number, line in data_lines(path, "ASVspoof 2021 trial metadata file", _KEYS_HINT):
         if track is None:
-            detected = {8: "LA", 13: "DF"}.get(len(cols))
-            if detected is None:
-                raise _bad(path, number, line, f"{len(cols)} columns",
-                           "8 columns (LA track) or 13 columns (DF track)")
-            track = detected
-        want = _COLUMNS_2021[track]
-        if len(cols) != want:
-            raise _bad(path, number, line, f"{len(cols)} columns",
-                       f"{want} columns for the {track} track")
+            track = {8: "LA", 13: "DF"}.get(len(line.split()))
+            if track is None:
+                raise bad_line(path, number, line, f"{len(line.split())} columns",
+                               "8 columns (LA track) or 13 columns (DF track)")
+        cols = fields(path, number, line, _COLUMNS_2021[track],
+                      f"{_COLUMNS_2021[track]} columns for the {track} track")
         speaker, utt_id, codec, transmission, attack, key, trim, sub = cols[:8]
-        if key not in CM_KEYS:
-            raise _bad(path, number, line, f"unknown key {key!r}",
-                       f"the 6th column to be one of {', '.join(CM_KEYS)}")
-        if utt_id in seen:
-            raise DataError(f"{path}, line {number}: utterance id {utt_id!r} repeats line "
-                            f"{seen[utt_id]}; remove the duplicate (or re-extract the file).")
-        seen[utt_id] = number
+        _check_key(path, number, line, key, CM_KEYS, "the 6th column")
+        check_unique(path, number, utt_id, seen)
         if subset is not None and sub != subset:
             continue
         records.append(Trial2021Record(
@@ -289,33 +252,32 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
     """Read the In-the-Wild ``meta.csv`` (header ``file,speaker,label``; labels ``spoof`` /
     ``bona-fide``). Speaker names may contain quoted commas."""
     p = Path(path)
-    lines = list(_open_lines(p, "In-the-Wild meta.csv"))
+    lines = list(data_lines(p, "In-the-Wild meta.csv", "extract release_in_the_wild.zip"))
     if not lines:
-        raise DataError(f"{p}: empty file; expected a header 'file,speaker,label' and one row "
-                        f"per audio file")
+        raise DataError(f"{p}:1: empty file; expected a header 'file,speaker,label' and one "
+                        "row per audio file")
     header_no, header_line = lines[0]
     header = [h.strip().lower() for h in next(csv.reader([header_line]))]
     missing = [c for c in ("file", "speaker", "label") if c not in header]
     if missing:
-        raise _bad(p, header_no, header_line, f"header lacks {', '.join(missing)}",
-                   "a header line 'file,speaker,label'")
+        raise bad_line(p, header_no, header_line, f"header lacks {', '.join(missing)}",
+                       "a header line 'file,speaker,label'")
     i_file, i_spk, i_lab = (header.index(c) for c in ("file", "speaker", "label"))
     records: list[WildRecord] = []
     seen: dict[str, int] = {}
     for number, line in lines[1:]:
         row = next(csv.reader([line]))
         if len(row) != len(header):
-            raise _bad(p, number, line, f"{len(row)} fields", f"{len(header)} fields like the header")
+            raise bad_line(p, number, line, f"{len(row)} fields",
+                           f"{len(header)} fields like the header")
         file, speaker, raw = row[i_file].strip(), row[i_spk].strip(), row[i_lab].strip()
         key = _WILD_LABELS.get(raw.lower())
         if key is None:
-            raise _bad(p, number, line, f"unknown label {raw!r}", "label 'spoof' or 'bona-fide'")
+            raise bad_line(p, number, line, f"unknown label {raw!r}",
+                           "label 'spoof' or 'bona-fide'")
         if not file:
-            raise _bad(p, number, line, "empty file name", "a file name like '0.wav'")
-        if file in seen:
-            raise DataError(f"{p}, line {number}: file {file!r} repeats line {seen[file]}; "
-                            f"remove the duplicate row.")
-        seen[file] = number
+            raise bad_line(p, number, line, "empty file name", "a file name like '0.wav'")
+        check_unique(p, number, file, seen, "file")
         records.append(WildRecord(file=file, speaker=speaker, key=key))
     return records
 
@@ -330,6 +292,7 @@ def protocol_summary(records: list[CmRecord]) -> dict[str, int]:
 
 
 __all__ = [
-    "AsvRecord", "CmRecord", "LaPaths", "Trial2021Record", "WildRecord", "SPLITS",
-    "la_paths", "protocol_summary", "read_2021_metadata", "read_asv_scores", "read_cm_protocol", "read_in_the_wild",
+    "ASV_KEYS", "AsvRecord", "CM_KEYS", "CmRecord", "LaPaths", "SPLITS", "Trial2021Record",
+    "WildRecord", "la_paths", "protocol_summary", "read_2021_metadata", "read_asv_scores",
+    "read_cm_protocol", "read_in_the_wild", "utt_id_of",
 ]
