@@ -1,12 +1,14 @@
-"""Detection metrics for spoofing countermeasures (CM): DET, EER, min t-DCF. Pure maths:
-arrays in, numbers out (reading score files is :mod:`aasist.data.scores`' job).
+"""Detection metrics for spoofing countermeasures (CM): DET, EER, min t-DCF (ASVspoof 2019
+and 2021), min/actual DCF and Cllr (ASVspoof 5). Pure maths: arrays in, numbers out
+(reading score files is :mod:`aasist.data.scores`' job).
 
 Conventions (the ASVspoof ones):
 
 - Scores are float64; a higher score means "more bona fide" (or "more target" for ASV).
 - Rates and EERs are fractions in [0, 1]; only the report (``*_percent`` keys) uses percent.
-- The numbers match the official ASVspoof 2019 evaluation code (``evaluation.py`` of
-  clovaai/aasist, ``tDCF_python_v2``) exactly, quirks included: ties are broken with a
+- The numbers match the official evaluation code (ASVspoof 2019: ``evaluation.py`` of
+  clovaai/aasist, ``tDCF_python_v2``; ASVspoof 2021: ``eval-package``; ASVspoof 5:
+  ``evaluation-package``) exactly, quirks included: ties are broken with a
   stable sort that puts the positive class first, the EER is the mean of the miss and
   false-alarm rates at the operating point where they are closest, and the ASV operating
   point is the ASV EER threshold, applied as "accept if score >= threshold".
@@ -35,6 +37,10 @@ __all__ = [
     "tdcf_curve_2021",
     "min_tdcf_2019",
     "min_tdcf_2021",
+    "DCF_COST_MODEL",
+    "min_dcf",
+    "act_dcf",
+    "cllr",
     "natural_key",
     "report_from_arrays",
     "format_report",
@@ -62,6 +68,13 @@ COST_MODEL_2021: Mapping[str, float] = {
     "Cfa_spoof": 10.0,                  # tandem system falsely accepts a spoof
 }
 """Revised t-DCF cost model of ASVspoof 2021 (Kinnunen et al., IEEE/ACM TASLP 2020)."""
+
+DCF_COST_MODEL: Mapping[str, float] = {
+    "Pspoof": _PSPOOF,                  # prior of a spoof among the CM's inputs
+    "Cmiss": 1.0,                       # CM rejects bona fide speech
+    "Cfa": 10.0,                        # CM accepts a spoof
+}
+"""Cost model of the stand-alone CM detection cost (ASVspoof 5 track 1 evaluation plan)."""
 
 # The official 2019 dict also carries "Cmiss" and "Cfa", which the legacy formula never
 # reads; accepting them lets a caller pass that dict unchanged.
@@ -277,6 +290,69 @@ def min_tdcf_2021(bona_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
     pfa, pmiss, pfa_spoof = _asv_operating_point(asv_target, asv_nontarget, asv_spoof)
     curve, thresholds = tdcf_curve_2021(bona_cm, spoof_cm, pfa, pmiss, pfa_spoof, cost_model)
     return float(curve.min()), curve, thresholds
+
+
+# --------------------------------------------------------------------------- DCF, Cllr
+
+def _dcf_costs(cost_model: Mapping[str, float] | None) -> tuple[float, float, float]:
+    """(Pspoof, Cmiss, Cfa) of ``cost_model`` merged over :data:`DCF_COST_MODEL`."""
+    merged = dict(DCF_COST_MODEL)
+    if cost_model is not None:
+        unknown = sorted(set(cost_model) - set(DCF_COST_MODEL))
+        if unknown:
+            raise ValueError(f"unknown cost model key(s) {unknown}; valid keys: "
+                             f"{sorted(DCF_COST_MODEL)}")
+        merged.update(cost_model)
+    if not all(isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) and v > 0
+               for v in merged.values()) or merged["Pspoof"] >= 1:
+        raise ValueError(f"DCF cost model {merged}: costs must be positive numbers and "
+                         "0 < Pspoof < 1")
+    return float(merged["Pspoof"]), float(merged["Cmiss"]), float(merged["Cfa"])
+
+
+def min_dcf(bona, spoof, cost_model: Mapping[str, float] | None = None) -> float:
+    """Normalised minimum detection cost of a stand-alone CM (ASVspoof 5 track 1).
+
+    ``DCF(t) = Cmiss (1 - Pspoof) Pmiss(t) + Cfa Pspoof Pfa(t)`` over the DET thresholds,
+    divided by ``min(Cmiss (1 - Pspoof), Cfa Pspoof)`` (the better of accept-all and
+    reject-all), so min DCF <= 1. Args: ``bona`` (Nb,), ``spoof`` (Ns,) scores.
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    p_spoof, c_miss, c_fa = _dcf_costs(cost_model)
+    frr, far, _ = _det(pos, neg)
+    p_target = 1 - p_spoof
+    cost = c_miss * frr * p_target + c_fa * far * (1 - p_target)  # the official order
+    return float(cost.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
+
+
+def act_dcf(bona, spoof, cost_model: Mapping[str, float] | None = None) -> tuple[float, float]:
+    """Normalised detection cost at the Bayes threshold, reading scores as natural-log LLRs.
+
+    The threshold is ``-log(beta)``, ``beta = Cmiss (1 - Pspoof) / (Cfa Pspoof)`` (-0.642
+    for the default costs); a bona fide trial is missed when its score is below it, a spoof
+    accepted when its score is at or above it. Returns ``(act_dcf, threshold)``; a
+    badly calibrated system scores far above its :func:`min_dcf`.
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    p_spoof, c_miss, c_fa = _dcf_costs(cost_model)
+    threshold = -np.log(c_miss * (1 - p_spoof) / (c_fa * p_spoof))
+    p_miss = np.count_nonzero(pos < threshold) / pos.size
+    p_fa = np.count_nonzero(neg >= threshold) / neg.size
+    cost = c_miss * (1 - p_spoof) * p_miss + c_fa * p_spoof * p_fa
+    return float(cost / min(c_fa * p_spoof, c_miss * (1 - p_spoof))), float(threshold)
+
+
+def cllr(bona, spoof) -> float:
+    """Log-likelihood-ratio cost in bits, reading scores as natural-log LLRs.
+
+    ``0.5 * (mean log2(1 + e^-s) over bona fide + mean log2(1 + e^s) over spoofs)``: 0 for
+    a perfect, calibrated system, 1 for one that always says "no idea" (LLR 0). Computed
+    with ``logaddexp``, so it stays finite where the official ``log1p(exp(.))`` overflows
+    (scores beyond about 709).
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    return float(0.5 * (np.mean(np.logaddexp(0, -pos)) + np.mean(np.logaddexp(0, neg)))
+                 / np.log(2))
 
 
 # --------------------------------------------------------------------------- reports

@@ -299,3 +299,54 @@ def test_format_report_lists_every_attack():
     text = m.format_report(report)
     assert text.splitlines()[-1].startswith("A08") and "A07" in text
     assert f"{report['eer_percent']:.4f}" in text
+
+
+# --------------------------------------------------------------------------- DCF, Cllr
+
+def test_min_dcf_by_hand():
+    # sorted: 0.1 s, 0.2 b, 0.4 s, 0.5 s, 0.6 b, 0.9 b; DET points (frr, far):
+    # (0,1) (0,2/3) (1/3,2/3) (1/3,1/3) (1/3,0) (2/3,0) (1,0)
+    # cost = 0.95 frr + 0.5 far, normalised by min(0.95, 0.5) = 0.5 -> min at (1/3, 0)
+    assert m.min_dcf([0.2, 0.6, 0.9], [0.1, 0.4, 0.5]) == pytest.approx(0.95 / 3 / 0.5)
+    assert m.min_dcf([2.0, 3.0], [0.0, 1.0]) == 0.0  # separable
+    assert m.min_dcf([0.0, 1.0], [2.0, 3.0]) == pytest.approx(1.0)  # reversed: accept all
+
+
+def test_act_dcf_uses_the_bayes_threshold_on_llrs():
+    # beta = 0.95 / 0.5 = 1.9, threshold -log(1.9) = -0.6419: miss if bona < t, fa if spoof >= t
+    value, threshold = m.act_dcf([-1.0, 0.0, 2.0, 3.0], [-3.0, -0.5, 1.0])
+    assert threshold == pytest.approx(-np.log(1.9))
+    assert value == pytest.approx((0.95 * 1 / 4 + 0.5 * 2 / 3) / 0.5)
+    # a calibrated shift does not change min DCF, a miscalibrated one changes act DCF
+    bona, spoof = np.array([1.0, 2.0, 3.0]), np.array([-2.0, -1.0, 0.5])
+    assert m.min_dcf(bona + 10, spoof + 10) == m.min_dcf(bona, spoof)
+    assert m.act_dcf(bona + 10, spoof + 10)[0] > m.act_dcf(bona, spoof)[0]
+
+
+def test_cllr_by_hand_and_far_beyond_the_official_overflow():
+    # LLRs of (almost) 0 everywhere: "no idea", 1 bit
+    assert m.cllr([0.0, 0.0, 1e-9], [-1e-9, 0.0]) == pytest.approx(1.0)
+    # symmetric: each class pays log2(1 + e^-1) and log2(1 + e^-2) once
+    expected = (np.log2(1 + np.exp(-1)) + np.log2(1 + np.exp(-2))) / 2
+    assert m.cllr([1.0, 2.0], [-1.0, -2.0]) == pytest.approx(expected)
+    assert np.isfinite(m.cllr([1000.0, 2.0, 3.0], [-1000.0, 1.0]))
+
+
+@pytest.mark.parametrize("func", [m.min_dcf, m.act_dcf, m.cllr])
+def test_dcf_metrics_check_their_input(func):
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        func([1.0, math.nan, 2.0], [0.0, 0.5])
+    with pytest.raises(ValueError, match="hard decisions"):
+        func([1.0, 1.0], [0.0])
+
+
+def test_dcf_cost_model_is_checked():
+    # DET points (frr, far): (0,1) (0,1/2) (1/3,1/2) (1/3,0) (2/3,0) (1,0)
+    # default: (0.95 frr + 0.5 far) / 0.5 -> (0, 1/2): 0.5; Pspoof 0.5: (0.5 frr + 5 far) / 0.5
+    # -> (1/3, 0): 1/3
+    assert m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5]) == pytest.approx(0.5)
+    assert m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Pspoof": 0.5}) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="unknown cost model key"):
+        m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Ptar": 0.5})
+    with pytest.raises(ValueError, match="0 < Pspoof < 1"):
+        m.act_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Pspoof": 1.0})

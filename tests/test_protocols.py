@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_metadata,
-                                   read_asv_scores, read_cm_protocol, read_in_the_wild)
+from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_asv_metadata,
+                                   read_2021_metadata, read_asv_scores, read_asvspoof5_protocol,
+                                   read_cm_protocol, read_in_the_wild)
 from aasist.data.scores import read_asv_scores as read_asv_score_arrays
 from aasist.errors import DataError
 
@@ -214,3 +215,58 @@ def test_in_the_wild_errors(tmp_path):
         read_in_the_wild(short)
     with pytest.raises(DataError, match="empty file"):
         read_in_the_wild(write(tmp_path / "empty.csv", ""))
+
+
+def test_in_the_wild_duplicate_file(tmp_path):
+    dup = write(tmp_path / "meta.csv", "file,speaker,label\n0.wav,A,spoof\n0.wav,B,bona-fide\n")
+    with pytest.raises(DataError, match=r"meta.csv:3: file '0.wav' repeats line 2"):
+        read_in_the_wild(dup)
+
+
+# --------------------------------------------------------------------------- 2021 ASV
+
+
+def test_2021_asv_metadata(tmp_path):
+    p = write(tmp_path / "trial_metadata.txt",
+              "LA_0015 LA_E_5013670 alaw ita_tx bonafide target notrim eval\n"
+              "LA_0015 LA_E_5013670 alaw ita_tx bonafide nontarget notrim eval\n"
+              "LA_0016 LA_E_1000002 g722 loc_tx A19 spoof trim progress\n")
+    recs = read_2021_asv_metadata(p)
+    assert [r.key for r in recs] == ["target", "nontarget", "spoof"]  # utterances may repeat
+    assert (recs[2].utt_id, recs[2].codec, recs[2].attack, recs[2].subset) == \
+        ("LA_E_1000002", "g722", "A19", "progress")
+    bad = write(tmp_path / "bad.txt", "LA_0015 LA_E_1 alaw ita_tx bonafide bonafide notrim eval\n")
+    with pytest.raises(DataError, match=r"bad.txt:1: unknown key 'bonafide'.*target, nontarget, spoof"):
+        read_2021_asv_metadata(bad)
+
+
+# --------------------------------------------------------------------------- ASVspoof 5
+
+
+ASV5 = ("E_0731 E_0000000001 F C05 3 E_0000012345 AC2 A21 spoof -\n"
+        "E_0732 E_0000000002 M - 0 - - bonafide bonafide -\n")
+
+
+def test_asvspoof5_protocol_and_key(tmp_path):
+    full = read_asvspoof5_protocol(write(tmp_path / "ASVspoof5.eval.track_1.tsv", ASV5))
+    assert [(r.utt_id, r.key, r.label, r.attack, r.codec) for r in full] == [
+        ("E_0000000001", "spoof", 0, "A21", "C05"), ("E_0000000002", "bonafide", 1, "bonafide", "-")]
+    assert (full[0].speaker, full[0].gender, full[0].codec_q, full[0].codec_seed,
+            full[0].attack_tag) == ("E_0731", "F", "3", "E_0000012345", "AC2")
+    key = read_asvspoof5_protocol(write(tmp_path / "key.tsv", "filename\tcm-label\n"
+                                        "E_0000000001\tspoof\nE_0000000002\tbonafide\n"))
+    assert [(r.utt_id, r.key) for r in key] == [("E_0000000001", "spoof"), ("E_0000000002", "bonafide")]
+    assert key[0].attack is None and key[0].codec is None
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    (ASV5 + "E_1 E_3 F - 0 - - bonafide bonafide\n", 3, "9 columns.*10 columns"),
+    (ASV5.replace("A21 spoof", "A21 fake"), 1, "unknown key 'fake'"),
+    (ASV5 + ASV5.splitlines()[0] + "\n", 3, "file name 'E_0000000001' repeats line 1"),
+    ("filename\tcm-label\nE_1\tspoof\tx\n", 2, "3 columns.*'filename cm-label'"),
+])
+def test_asvspoof5_protocol_errors(tmp_path, text, line, fragment):
+    p = write(tmp_path / "p.tsv", text)
+    with pytest.raises(DataError, match=fragment) as info:
+        read_asvspoof5_protocol(p)
+    assert str(info.value).startswith(f"{p}:{line}: ")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from aasist.data.protocols import CmRecord
-from aasist.data.scores import read_asv_scores, read_cm_scores, write_cm_scores
+from aasist.data.scores import (read_2021_asv_scores, read_asv_scores, read_asvspoof5_scores,
+                                read_cm_scores, read_trial_scores, write_cm_scores, write_scores)
 from aasist.errors import DataError
 
 
@@ -95,3 +96,42 @@ def test_write_cm_scores_official_columns_round_trip(tmp_path):
     assert path.read_text() == "LA_E_A8093886 - bonafide 1.5\nLA_E_1 A07 spoof -2.25\n"
     assert read_cm_scores(path).utt_ids == ["LA_E_A8093886", "LA_E_1"]
     assert [p.name for p in path.parent.iterdir()] == ["s.txt"]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- other corpora
+
+
+def test_trial_scores_round_trip_and_asvspoof5_header(tmp_path):
+    records = [CmRecord("S", "DF_E_1", "A07", "spoof"), CmRecord("S", "DF_E_2", "-", "bonafide")]
+    write_scores("trial", tmp_path / "s.txt", records, np.array([0.5, -1.25]))
+    assert (tmp_path / "s.txt").read_text() == "DF_E_1 0.5\nDF_E_2 -1.25\n"
+    got = read_trial_scores(tmp_path / "s.txt")
+    assert got.scores == {"DF_E_1": 0.5, "DF_E_2": -1.25} and got.lines == {"DF_E_1": 1, "DF_E_2": 2}
+    write_scores("asvspoof5", tmp_path / "s.tsv", records, np.array([0.5, -1.25]))
+    assert (tmp_path / "s.tsv").read_text() == "filename\tcm-score\nDF_E_1\t0.5\nDF_E_2\t-1.25\n"
+    assert read_asvspoof5_scores(tmp_path / "s.tsv").scores == got.scores
+    write_scores("cm4", tmp_path / "s4.txt", records, np.array([0.5, -1.25]))
+    assert read_cm_scores(tmp_path / "s4.txt").utt_ids == ["DF_E_1", "DF_E_2"]
+
+
+@pytest.mark.parametrize("reader,text,line,what", [
+    (read_trial_scores, "T1 0.5\nT2\n", 2, "expected 2 columns 'trial score', found 1"),
+    (read_trial_scores, "T1 0.5\nT1 0.7\n", 2, "trial 'T1' repeats line 1"),
+    (read_trial_scores, "T1 high\n", 1, "score 'high' is not a number"),
+    (read_trial_scores, "", 1, "no scores"),
+    (read_asvspoof5_scores, "E_1\t0.5\n", 1, "not the header 'filename cm-score'"),
+    (read_asvspoof5_scores, "filename\tcm-score\nE_1\t0.5\tx\n", 2, "expected 2 columns"),
+    (read_asvspoof5_scores, "filename\tcm-score\n", 1, "no scores"),
+])
+def test_malformed_trial_score_files(tmp_path, reader, text, line, what):
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError, match=what) as info:
+        reader(path)
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+def test_2021_asv_scores(tmp_path):
+    path = _write(tmp_path, "LA_0015 LA_E_1 1.5\nLA_0015 LA_E_1 -2\n")
+    assert read_2021_asv_scores(path) == [("LA_E_1", 1.5, 1), ("LA_E_1", -2.0, 2)]
+    with pytest.raises(DataError, match=r":1: expected 3 columns 'claimed_speaker trial score'"):
+        read_2021_asv_scores(_write(tmp_path, "LA_E_1 1.5\n"))

@@ -13,7 +13,13 @@ Formats (one record per line, whitespace separated unless noted):
 * ASVspoof 2021 ``trial_metadata.txt``: LA has 8 columns
   (``LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval``), DF has 13
   (``LA_0023 DF_E_2000011 nocodec asvspoof A14 spoof notrim progress traditional_vocoder - - - -``).
+* ASVspoof 2021 LA ASV ``trial_metadata.txt``: 8 columns like the CM one, key
+  ``target``/``nontarget``/``spoof`` (``LA_0015 LA_E_5013670 alaw ita_tx bonafide target notrim eval``).
 * In-the-Wild ``meta.csv``: CSV with header ``file,speaker,label``, labels ``spoof`` / ``bona-fide``.
+* ASVspoof 5 protocols (``ASVspoof5.{train,dev.track_1,eval.track_1}.tsv``, space separated
+  despite the name): ``SPEAKER FILE GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK KEY TMP``
+  (``E_0731 E_0000000001 F C05 3 E_0000012345 AC2 A21 spoof -``); or the organisers'
+  2-column key, tab separated with the header ``filename	cm-label``.
 
 Labels follow the official convention: 1 = bona fide, 0 = spoof.
 """
@@ -81,17 +87,9 @@ class AsvRecord:
 
 
 @dataclass(frozen=True)
-class Trial2021Record(_Keyed):
-    """One line of an ASVspoof 2021 LA or DF ``trial_metadata.txt``.
+class _Line2021:
+    """The 8 columns an ASVspoof 2021 CM and ASV ``trial_metadata.txt`` line share."""
 
-    ``transmission`` is the transmission channel for LA (e.g. ``ita_tx``) and the source
-    corpus for DF (``asvspoof``, ``vcc2018``, ``vcc2020``; also available as ``source``).
-    ``vocoder`` is the DF vocoder type (e.g. ``traditional_vocoder``) and ``None`` for LA.
-    ``subset`` is ``eval`` for the trials behind the official results, ``progress`` (or
-    ``hidden_track`` ...) for the others.
-    """
-
-    track: str
     speaker: str
     utt_id: str
     codec: str
@@ -100,6 +98,20 @@ class Trial2021Record(_Keyed):
     key: str
     trim: str
     subset: str
+
+
+@dataclass(frozen=True)
+class Trial2021Record(_Line2021, _Keyed):
+    """One line of an ASVspoof 2021 LA or DF (CM) ``trial_metadata.txt``.
+
+    ``transmission`` is the transmission channel for LA (e.g. ``ita_tx``) and the source
+    corpus for DF (``asvspoof``, ``vcc2018``, ``vcc2020``; also available as ``source``).
+    ``vocoder`` is the DF vocoder type (e.g. ``traditional_vocoder``) and ``None`` for LA.
+    ``subset`` is ``eval`` for the trials behind the official results, ``progress`` or
+    ``hidden`` for the others.
+    """
+
+    track: str = "LA"
     vocoder: Optional[str] = None
 
     @property
@@ -123,6 +135,40 @@ class WildRecord(_Keyed):
     def utt_id(self) -> str:
         """The file name without its extension (``0.wav`` -> ``0``)."""
         return Path(self.file).stem
+
+    @property
+    def attack(self) -> str:
+        """Always ``-``: the corpus does not say which system made a spoof."""
+        return "-"
+
+
+@dataclass(frozen=True)
+class Asv2021Record(_Line2021):
+    """One line of the ASVspoof 2021 LA ASV ``trial_metadata.txt`` (an ASV trial).
+
+    ``key`` is ``target``, ``nontarget`` or ``spoof``; the same utterance may appear in
+    several trials (against several claimed speakers).
+    """
+
+
+@dataclass(frozen=True)
+class Asvspoof5Record(_Keyed):
+    """One trial of an ASVspoof 5 protocol (or of the organisers' 2-column key).
+
+    ``attack`` is ``A01`` .. ``A32`` or ``bonafide``; ``codec`` is ``C01`` .. ``C11`` or
+    ``-`` (uncoded). Read from the 2-column key, everything but ``utt_id`` and ``key`` is
+    None.
+    """
+
+    utt_id: str
+    key: str
+    speaker: Optional[str] = None
+    gender: Optional[str] = None
+    codec: Optional[str] = None
+    codec_q: Optional[str] = None
+    codec_seed: Optional[str] = None
+    attack_tag: Optional[str] = None
+    attack: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +289,21 @@ def read_2021_metadata(path: PathLike, track: Optional[str] = None,
     return records
 
 
+def read_2021_asv_metadata(path: PathLike) -> list[Asv2021Record]:
+    """Read the ASVspoof 2021 LA ASV ``trial_metadata.txt`` (all subsets, file order).
+
+    Its lines pair with the lines of the organisers' ASV score file
+    (:func:`aasist.data.scores.read_2021_asv_scores`) one to one, in order.
+    """
+    expected = "8 columns 'SPEAKER TRIAL CODEC TRANSMISSION ATTACK KEY TRIM SUBSET'"
+    records: list[Asv2021Record] = []
+    for number, line in data_lines(path, "ASVspoof 2021 ASV trial metadata file", _KEYS_HINT):
+        cols = fields(path, number, line, 8, expected)
+        _check_key(path, number, line, cols[5], ASV_KEYS, "the 6th column")
+        records.append(Asv2021Record(*cols))
+    return records
+
+
 # --------------------------------------------------------------------------- In-the-Wild
 
 _WILD_LABELS = {"spoof": "spoof", "bona-fide": "bonafide", "bonafide": "bonafide"}
@@ -282,6 +343,42 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
     return records
 
 
+# --------------------------------------------------------------------------- ASVspoof 5
+
+_ASV5_KEY_HEADER = ("filename", "cm-label")
+_ASV5_HINT = "download and extract ASVspoof5_protocols.tar.gz (`python scripts/download_dataset.py --corpus asvspoof5`)"
+
+
+def read_asvspoof5_protocol(path: PathLike) -> list[Asvspoof5Record]:
+    """Read an ASVspoof 5 protocol (10 columns) or the organisers' 2-column CM key.
+
+    The form is recognised by the first line: the header ``filename cm-label`` (tab or
+    space separated) starts a 2-column key. Raises DataError (file and line) for a wrong
+    column count, a key other than bonafide/spoof, or a repeated file name.
+    """
+    records: list[Asvspoof5Record] = []
+    seen: dict[str, int] = {}
+    two_columns = False
+    for number, line in data_lines(path, "ASVspoof 5 protocol", _ASV5_HINT):
+        if not records and not two_columns and tuple(line.split()) == _ASV5_KEY_HEADER:
+            two_columns = True
+            continue
+        if two_columns:
+            utt_id, key = fields(path, number, line, 2, "2 columns 'filename cm-label'")
+            record = Asvspoof5Record(utt_id=utt_id, key=key)
+        else:
+            cols = fields(path, number, line, 10, "10 columns 'SPEAKER_ID FLAC_FILE_NAME "
+                          "SPEAKER_GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY "
+                          "TMP' (or a 2-column key with the header 'filename cm-label')")
+            record = Asvspoof5Record(utt_id=cols[1], key=cols[8], speaker=cols[0],
+                                     gender=cols[2], codec=cols[3], codec_q=cols[4],
+                                     codec_seed=cols[5], attack_tag=cols[6], attack=cols[7])
+        _check_key(path, number, line, record.key, CM_KEYS, "the key column")
+        check_unique(path, number, record.utt_id, seen, "file name")
+        records.append(record)
+    return records
+
+
 def protocol_summary(records: list[CmRecord]) -> dict[str, int]:
     """Utterance counts: ``total``, ``bonafide``, ``spoof`` and one entry per attack id."""
     summary = {"total": len(records), "bonafide": sum(r.key == "bonafide" for r in records)}
@@ -292,7 +389,8 @@ def protocol_summary(records: list[CmRecord]) -> dict[str, int]:
 
 
 __all__ = [
-    "ASV_KEYS", "AsvRecord", "CM_KEYS", "CmRecord", "LaPaths", "SPLITS", "Trial2021Record",
-    "WildRecord", "la_paths", "protocol_summary", "read_2021_metadata", "read_asv_scores",
+    "ASV_KEYS", "Asv2021Record", "AsvRecord", "Asvspoof5Record", "CM_KEYS", "CmRecord",
+    "LaPaths", "SPLITS", "Trial2021Record", "WildRecord", "la_paths", "protocol_summary",
+    "read_2021_asv_metadata", "read_2021_metadata", "read_asv_scores", "read_asvspoof5_protocol",
     "read_cm_protocol", "read_in_the_wild", "utt_id_of",
 ]

@@ -3,6 +3,11 @@
 * ASVspoof 2019 CM scores (ours and the official ones): ``utt_id source key score`` per
   line, ``source`` the attack id or ``-``; higher score = more bona fide.
 * ASVspoof 2019 ASV scores: ``source key score``, key ``target``/``nontarget``/``spoof``.
+* Trial scores, the ASVspoof 2021 submission format (and ours for In-the-Wild):
+  ``trial score`` per line.
+* ASVspoof 2021 LA ASV scores (the organisers'): ``claimed_speaker trial score``, one line
+  per line of the ASV ``trial_metadata.txt``.
+* ASVspoof 5 (track 1) submission: tab separated, with the header ``filename	cm-score``.
 
 Readers share :mod:`aasist.data.textfile` (blank lines and ``#`` comments skipped; errors
 as ``<path>:<line>: <problem>; <fix>``); writers replace the file atomically.
@@ -164,6 +169,79 @@ def read_asv_scores(path: PathLike) -> ASVScores:
     return ASVScores(path, sources, keys, np.asarray(scores, dtype=np.float64))
 
 
+@dataclass(frozen=True)
+class TrialScores:
+    """Scores by trial id, and the line each came from (for messages)."""
+
+    path: str
+    scores: dict[str, float]
+    lines: dict[str, int]
+
+
+def read_trial_scores(path: PathLike, header: Sequence[str] | None = None,
+                      what: str = "score file") -> TrialScores:
+    """Read ``trial score`` lines (whitespace separated), after ``header`` when given.
+
+    ``header`` (e.g. ``("filename", "cm-score")`` for ASVspoof 5) must be the first line.
+    Raises DataError naming ``path:line`` on a missing or empty file, a missing header, a
+    wrong column count, a repeated trial or a score that is not a finite number.
+    """
+    path = os.fspath(path)
+    names = " ".join(header) if header else "trial score"
+    scores: dict[str, float] = {}
+    lines: dict[str, int] = {}
+    expect_header = header is not None
+    for number, line in data_lines(path, what, _RESCORE):
+        cols = line.split()
+        if expect_header:
+            if tuple(cols) != tuple(header):
+                raise line_error(path, number, f"the first line is {line[:60]!r}, not the header "
+                                 f"{names!r}", f"start the file with the line '{names}'")
+            expect_header = False
+            continue
+        if len(cols) != 2:
+            raise line_error(path, number, f"expected 2 columns '{names}', found {len(cols)}",
+                             "write one trial and its score per line")
+        check_unique(path, number, cols[0], lines, "trial")
+        scores[cols[0]] = parse_score(path, number, cols[1])
+    if not scores:
+        raise _no_scores(path)
+    return TrialScores(path, scores, lines)
+
+
+ASVSPOOF5_HEADER = ("filename", "cm-score")
+
+
+def read_asvspoof5_scores(path: PathLike) -> TrialScores:
+    """Read an ASVspoof 5 score file (header ``filename	cm-score``, then one trial a line)."""
+    return read_trial_scores(path, ASVSPOOF5_HEADER, "ASVspoof 5 score file")
+
+
+def read_2021_asv_scores(path: PathLike) -> list[tuple[str, float, int]]:
+    """The organisers' ASVspoof 2021 ASV scores: ``(trial, score, line)`` in file order."""
+    out = []
+    for number, line in data_lines(path, "ASVspoof 2021 ASV score file",
+                                   "use the score.txt under keys/LA/ASV/"):
+        cols = line.split()
+        if len(cols) != 3:
+            raise line_error(path, number, f"expected 3 columns 'claimed_speaker trial score', "
+                             f"found {len(cols)}", "use the organisers' ASV score file")
+        out.append((cols[1], parse_score(path, number, cols[2]), number))
+    if not out:
+        raise _no_scores(path)
+    return out
+
+
+def write_trial_scores(path: PathLike, utt_ids: Sequence[str], values: np.ndarray,
+                       header: Sequence[str] | None = None, sep: str = " ") -> None:
+    """``trial score`` lines (``sep`` between them), after a ``header`` line when given."""
+    with atomic_write(path) as fh:
+        if header:
+            fh.write(sep.join(header) + "\n")
+        for utt_id, value in zip(utt_ids, values):
+            fh.write(f"{utt_id}{sep}{float(value)!r}\n")
+
+
 def write_cm_scores(path: PathLike, records: Sequence[CmRecord], values: np.ndarray) -> None:
     """The official 4-column CM score file: ``utt_id source key score`` (source = attack or '-')."""
     with atomic_write(path) as fh:
@@ -171,5 +249,20 @@ def write_cm_scores(path: PathLike, records: Sequence[CmRecord], values: np.ndar
             fh.write(f"{record.utt_id} {record.attack} {record.key} {float(value)!r}\n")
 
 
-__all__ = ["ASVScores", "BONAFIDE_SOURCES", "CMScores", "read_asv_scores", "read_cm_scores",
-           "write_cm_scores"]
+def write_scores(score_format: str, path: PathLike, records: Sequence, values: np.ndarray) -> None:
+    """Write ``records``' scores (N,) in a corpus's official format (see
+    :class:`aasist.data.corpora.Corpus`): ``cm4`` (2019), ``trial`` (2021, In-the-Wild) or
+    ``asvspoof5`` (tab separated, with its header)."""
+    if score_format == "cm4":
+        write_cm_scores(path, records, values)
+    elif score_format == "trial":
+        write_trial_scores(path, [r.utt_id for r in records], values)
+    elif score_format == "asvspoof5":
+        write_trial_scores(path, [r.utt_id for r in records], values, ASVSPOOF5_HEADER, "\t")
+    else:
+        raise ValueError(f"unknown score format {score_format!r}")
+
+
+__all__ = ["ASVSPOOF5_HEADER", "ASVScores", "BONAFIDE_SOURCES", "CMScores", "TrialScores",
+           "read_2021_asv_scores", "read_asv_scores", "read_asvspoof5_scores", "read_cm_scores",
+           "read_trial_scores", "write_cm_scores", "write_scores", "write_trial_scores"]
