@@ -1,13 +1,15 @@
 """Resumable, verified downloads and safe archive extraction.
 
-Three public entry points, each wrapped by a thin script in ``scripts/``:
+Public entry points, each wrapped by a thin script in ``scripts/``:
 
 - :func:`download_file`: one URL to one file, streamed to ``<dest>.part``, resumed with an
-  HTTP ``Range`` request, retried with exponential backoff, checked against a SHA-256 and
-  renamed into place only when complete.
-- :func:`prepare_la`: the ASVspoof 2019 LA corpus, downloaded (or taken from an archive the
-  user already has), extracted safely to ``<dest>/LA/``, checked against its own CM protocols
-  and marked complete with ``LA/.aasist_complete`` so that re-running does nothing.
+  HTTP ``Range`` request, retried with exponential backoff, checked against a SHA-256 and/or
+  an MD5 and renamed into place only when complete.
+- :func:`prepare_corpus`: any corpus of :mod:`aasist.data.corpora` (ASVspoof 2019 LA, 2021
+  LA and DF, In-the-Wild, ASVspoof 5): every archive (zip or tar, one or many parts)
+  downloaded, checked, extracted safely, the corpus checked against its own protocols, and
+  marked complete with ``<corpus folder>/.aasist_complete`` so that re-running does nothing.
+  :func:`prepare_la` is the ASVspoof 2019 LA case, which also takes an archive the user has.
 - :func:`download_pretrained`: the official AASIST / AASIST-L checkpoints, SHA-256 pinned.
 
 Interrupting any of them (Ctrl-C, a crash, a lost connection) leaves a state from which the
@@ -25,21 +27,24 @@ import hashlib
 import http.client
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from tqdm import tqdm
 
-from .data.protocols import SPLITS, la_paths, read_cm_protocol
+from .data.corpora import CORPORA, Archive, Corpus, get_corpus
 from .errors import ConfigError, DataError, DownloadError
 from .fileio import atomic_write
 from .pretrained import OFFICIAL
@@ -51,17 +56,22 @@ __all__ = [
     "PRETRAINED_BASE_URL",
     "PRETRAINED_SHA256",
     "download_file",
+    "file_digests",
+    "safe_extract",
+    "safe_extract_tar",
     "safe_extract_zip",
+    "prepare_corpus",
     "prepare_la",
+    "verify_corpus",
     "verify_la",
     "download_pretrained",
     "sha256_file",
 ]
 
 #: The ASVspoof 2019 corpus on Edinburgh DataShare; ``LA.zip`` is about 7.6 GB.
-OFFICIAL_LA_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/3336/LA.zip?sequence=3&isAllowed=y"
+OFFICIAL_LA_URL = CORPORA["la2019"].archives[0].url
 #: Utterances listed in each official CM protocol.
-OFFICIAL_LA_COUNTS = {"train": 25380, "dev": 24844, "eval": 71237}
+OFFICIAL_LA_COUNTS = CORPORA["la2019"].counts
 #: Written inside ``LA/`` once the extraction has been verified; its presence means "done".
 COMPLETE_MARKER = ".aasist_complete"
 
@@ -80,6 +90,8 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionE
                    TimeoutError, OSError)
 # Errors zipfile raises on a damaged archive or member.
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+# Errors tarfile and the decompressors raise on a damaged archive (gzip's are OSErrors).
+_TAR_ERRORS = (tarfile.TarError, zlib.error, EOFError, OSError, lzma.LZMAError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,40 +387,41 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, 
 
 
 # --------------------------------------------------------------------------------------------
-# safe_extract_zip
+# Safe extraction: zip and tar (plain, gzip, bzip2, xz)
 # --------------------------------------------------------------------------------------------
 
-def _open_zip(zip_path: Path) -> zipfile.ZipFile:
-    if not zip_path.is_file():
-        raise DownloadError(f"archive not found: {zip_path}")
-    try:
-        return zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise DownloadError(
-            f"{zip_path} is not a readable zip archive ({err}); it is corrupt or incomplete: "
-            "delete it and download it again") from None
+@dataclass(frozen=True)
+class _Member:
+    """An archive member that passed the safety checks: where it goes, how big it is."""
+
+    name: str
+    parts: tuple[str, ...]
+    size: int
+    is_dir: bool
+    handle: Any  # ZipInfo or TarInfo
 
 
-def _member_parts(info: zipfile.ZipInfo, zip_path: Path) -> list[str]:
-    """Validate one member and return its path components relative to the destination."""
-    name = info.filename
-    mode = info.external_attr >> 16
-    if (mode & 0o170000) == 0o120000:
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} is a symbolic "
-                            "link; nothing was extracted")
+def _safe_parts(name: str, archive: Path) -> tuple[str, ...]:
+    """Path components of a member relative to the destination; DownloadError if absolute
+    or escaping it (``..``)."""
     norm = name.replace("\\", "/")
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} has an absolute "
+        raise DownloadError(f"refusing to extract {archive}: member {name!r} has an absolute "
                             "path; nothing was extracted")
-    parts = [p for p in norm.split("/") if p not in ("", ".")]
+    parts = tuple(p for p in norm.split("/") if p not in ("", "."))
     if ".." in parts:
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} would land "
+        raise DownloadError(f"refusing to extract {archive}: member {name!r} would land "
                             "outside the destination; nothing was extracted")
     return parts
 
 
-def _zip_corrupt(zip_path: Path, name: str, err: BaseException, what: str) -> DownloadError:
-    return DownloadError(f"{zip_path} is corrupt: member {name} {what} ({err}); delete the "
+def _refuse_link(archive: Path, name: str, kind: str = "a symbolic link") -> DownloadError:
+    return DownloadError(f"refusing to extract {archive}: member {name!r} is {kind}; nothing "
+                         "was extracted")
+
+
+def _corrupt(archive: Path, name: str, err: BaseException, what: str) -> DownloadError:
+    return DownloadError(f"{archive} is corrupt: member {name} {what} ({err}); delete the "
                          "archive and download it again")
 
 
@@ -422,24 +435,64 @@ def _copy_stream(src, out, target: Path, bar) -> None:
         bar.update(len(chunk))
 
 
-def _extract_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
-                        zip_path: Path, bar) -> None:
-    """One file, written beside ``target`` and renamed into place once its CRC checked out.
+def _extract_members(archive: Path, dest: Path, members: list[_Member], open_member,
+                     read_errors: tuple, *, progress: bool, skip_existing: bool) -> list[str]:
+    """Write checked ``members`` under ``dest``: each file to a temporary name beside its
+    target, renamed into place once read whole (and, for zip, its CRC checked).
 
-    Not fsynced one by one (an archive holds ~100k files): the caller syncs once before it
-    writes its completion marker, and a resumed extraction re-checks sizes.
+    Files are not fsynced one by one (a corpus archive holds ~100k files): the caller syncs
+    once before it writes its completion marker, and a resumed extraction re-checks sizes.
     """
-    try:
-        with zf.open(info) as src, atomic_write(target, "wb", durable=False) as out:
+    todo = []
+    for member in members:
+        target = dest.joinpath(*member.parts)
+        if (skip_existing and not member.is_dir and target.is_file()
+                and target.stat().st_size == member.size):
+            continue
+        todo.append((member, target))
+    needed = sum(m.size for m, _ in todo if not m.is_dir)
+    _check_free_space(dest, needed, f"extracting {archive}")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=needed, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"extract {archive.name}", disable=not progress, dynamic_ncols=True) as bar:
+        for member, target in todo:
+            if member.is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
             try:
-                _copy_stream(src, out, target, bar)
-            except _ZIP_ERRORS as err:
-                raise _zip_corrupt(zip_path, info.filename, err,
-                                   "failed its integrity check") from None
-    except _ZIP_ERRORS as err:  # raised by zf.open (bad local header, ...)
-        raise _zip_corrupt(zip_path, info.filename, err, "could not be read") from None
-    except RuntimeError as err:  # encrypted member
-        raise DownloadError(f"cannot extract {info.filename} from {zip_path}: {err}") from None
+                src = open_member(member.handle)
+            except read_errors as err:  # a bad local header, a missing member ...
+                raise _corrupt(archive, member.name, err, "could not be read") from None
+            except RuntimeError as err:  # an encrypted zip member
+                raise DownloadError(f"cannot extract {member.name} from {archive}: {err}") from None
+            with src, atomic_write(target, "wb", durable=False) as out:
+                try:
+                    _copy_stream(src, out, target, bar)
+                except read_errors as err:
+                    raise _corrupt(archive, member.name, err, "failed its integrity check") from None
+    return [m.name for m in members]
+
+
+def _open_zip(zip_path: Path) -> zipfile.ZipFile:
+    if not zip_path.is_file():
+        raise DownloadError(f"archive not found: {zip_path}")
+    try:
+        return zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise DownloadError(
+            f"{zip_path} is not a readable zip archive ({err}); it is corrupt or incomplete: "
+            "delete it and download it again") from None
+
+
+def _zip_members(zf: zipfile.ZipFile, zip_path: Path) -> list[_Member]:
+    members = []
+    for info in zf.infolist():
+        if ((info.external_attr >> 16) & 0o170000) == 0o120000:
+            raise _refuse_link(zip_path, info.filename)
+        parts = _safe_parts(info.filename, zip_path)
+        if parts:
+            members.append(_Member(info.filename, parts, info.file_size, info.is_dir(), info))
+    return members
 
 
 def safe_extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike, *,
@@ -463,29 +516,58 @@ def safe_extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike, *,
     """
     zip_path, dest = Path(zip_path), Path(dest)
     with _open_zip(zip_path) as zf:
-        plan = [(info, _member_parts(info, zip_path)) for info in zf.infolist()]
-        plan = [(info, parts) for info, parts in plan if parts]
+        return _extract_members(zip_path, dest, _zip_members(zf, zip_path), zf.open, _ZIP_ERRORS,
+                                progress=progress, skip_existing=skip_existing)
 
-        todo = []
-        for info, parts in plan:
-            target = dest.joinpath(*parts)
-            if (skip_existing and not info.is_dir() and target.is_file()
-                    and target.stat().st_size == info.file_size):
-                continue
-            todo.append((info, target))
-        needed = sum(info.file_size for info, _ in todo if not info.is_dir())
-        _check_free_space(dest, needed, f"extracting {zip_path}")
 
-        dest.mkdir(parents=True, exist_ok=True)
-        with tqdm(total=needed, unit="B", unit_scale=True, unit_divisor=1024,
-                  desc=f"extract {zip_path.name}", disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for info, target in todo:
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                else:
-                    _extract_zip_member(zf, info, target, zip_path, bar)
-    return [info.filename for info, _ in plan]
+def _tar_members(tar_path: Path) -> list[_Member]:
+    """Every member, checked, after reading the archive to its very end: that is where a
+    gzip (bz2, xz) stream's checksum is verified, so damage is found before extraction."""
+    try:
+        with tarfile.open(tar_path, "r:*") as tf:
+            infos = tf.getmembers()
+            while tf.fileobj.read(1 << 20):
+                pass
+    except _TAR_ERRORS as err:
+        reason = " ".join(str(err).split())  # tarfile lists each method it tried, one a line
+        raise DownloadError(f"{tar_path} is not a readable tar archive ({reason}); it is "
+                            "corrupt or incomplete: delete it and download it again") from None
+    members = []
+    for info in infos:
+        if info.issym() or info.islnk():
+            raise _refuse_link(tar_path, info.name, "a link")
+        if not (info.isfile() or info.isdir()):
+            raise _refuse_link(tar_path, info.name, "a device, pipe or other special file")
+        parts = _safe_parts(info.name, tar_path)
+        if parts:
+            members.append(_Member(info.name, parts, info.size, info.isdir(), info))
+    return members
+
+
+def safe_extract_tar(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
+                     progress: bool = True, skip_existing: bool = False) -> list[str]:
+    """Extract a tar archive (plain or gzip/bzip2/xz compressed) safely into ``dest``.
+
+    Like :func:`safe_extract_zip`: the whole archive is read and every member checked
+    (absolute paths, ``..``, links, devices) before anything is written, then each file is
+    renamed into place whole. A compressed archive is thereby decompressed twice; the first
+    pass verifies its checksum, so a damaged download writes nothing.
+    """
+    tar_path, dest = Path(tar_path), Path(dest)
+    if not tar_path.is_file():
+        raise DownloadError(f"archive not found: {tar_path}")
+    members = _tar_members(tar_path)
+    with tarfile.open(tar_path, "r:*") as tf:
+        return _extract_members(tar_path, dest, members, tf.extractfile, _TAR_ERRORS,
+                                progress=progress, skip_existing=skip_existing)
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, progress: bool = True,
+                 skip_existing: bool = False) -> list[str]:
+    """:func:`safe_extract_zip` or :func:`safe_extract_tar`, whichever the file is."""
+    archive = Path(archive)
+    extract = safe_extract_zip if zipfile.is_zipfile(archive) else safe_extract_tar
+    return extract(archive, dest, progress=progress, skip_existing=skip_existing)
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,28 +601,7 @@ def verify_la(la_dir: str | os.PathLike,
         DataError: a protocol is missing, lists utterances whose audio is missing (the first
             few are named, with the total), or has the wrong length.
     """
-    la_dir = Path(la_dir)
-    counts: dict[str, int] = {}
-    lost: list[str] = []
-    for split in SPLITS:
-        paths = la_paths(la_dir, split)
-        if not paths.protocol.is_file():
-            raise DataError(f"CM protocol not found: {paths.protocol}; the dataset is incomplete "
-                            "(re-run the download with --force, or download the archive again)")
-        records = read_cm_protocol(paths.protocol)
-        counts[split] = len(records)
-        present = _audio_stems(paths.flac_dir, ".flac")
-        folder = paths.flac_dir.relative_to(la_dir)
-        lost += [f"{folder}/{r.utt_id}.flac" for r in records if r.utt_id not in present]
-    if lost:
-        raise _missing_audio_error(la_dir, lost, "CM protocols")
-    wrong = [f"{split}: {counts[split]:,} (expected {n:,})"
-             for split, n in (expected_counts or {}).items() if counts.get(split) != n]
-    if wrong:
-        raise DataError(
-            f"the CM protocols under {la_dir} do not have the official ASVspoof 2019 LA sizes: "
-            f"{'; '.join(wrong)}; this is not the official archive (or it is damaged)")
-    return counts
+    return verify_corpus(CORPORA["la2019"], la_dir, expected_counts)
 
 
 def _top_level(name: str) -> str:
@@ -643,6 +704,147 @@ def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
     if remove_archive:
         archive.unlink(missing_ok=True)
     return la_dir
+
+
+# --------------------------------------------------------------------------------------------
+# Any corpus
+# --------------------------------------------------------------------------------------------
+
+def verify_corpus(corpus: Corpus | str, root: str | os.PathLike,
+                  expected_counts: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Check that every trial of each split's protocol has its audio file under ``root``.
+
+    Returns the number of trials per split; with ``expected_counts`` the protocols must
+    list exactly that many.
+
+    Raises:
+        DataError: a protocol is missing, lists trials whose audio is missing (the first
+            few are named, with the total), or has the wrong length.
+    """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
+    root = Path(root)
+    counts: dict[str, int] = {}
+    lost: list[str] = []
+    for split in corpus.splits:
+        files = corpus.split_files(root, split)
+        if not files.protocol.is_file():
+            raise DataError(f"protocol not found: {files.protocol}; the dataset is incomplete "
+                            "(re-run the download with --force, or download the archive again)")
+        records = corpus.reader(files.protocol)
+        counts[split] = len(records)
+        present = _audio_stems(files.audio_dir, files.audio_ext)
+        folder = Path(os.path.relpath(files.audio_dir, root)).as_posix()
+        lost += [f"{folder}/{r.utt_id}{files.audio_ext}" for r in records if r.utt_id not in present]
+    if lost:
+        raise _missing_audio_error(root, lost, f"{corpus.title} protocols")
+    wrong = [f"{split}: {counts[split]:,} (expected {n:,})"
+             for split, n in (expected_counts or {}).items() if counts.get(split) != n]
+    if wrong:
+        raise DataError(f"the protocols under {root} do not have the official {corpus.title} "
+                        f"sizes: {'; '.join(wrong)}; this is not the official release (or it "
+                        "is damaged)")
+    return counts
+
+
+def _state_path(dest: Path, corpus: Corpus) -> Path:
+    """Where prepare_corpus records the archives it has verified and extracted."""
+    return dest / f".aasist_{corpus.name}_archives.json"
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _checked_archive(path: Path, archive: Archive, recorded: Mapping[str, Any] | None,
+                     progress: bool) -> dict[str, Any]:
+    """Size, MD5 and SHA-256 of a downloaded archive, checked against the published
+    checksum and against what an earlier verified download recorded. A mismatch removes
+    the file (the next run downloads it again) and raises DownloadError."""
+    expected = _expected_digests(md5=archive.md5, sha256=archive.sha256)
+    for name in ("md5", "sha256"):
+        if recorded and name in recorded and name not in expected:
+            expected[name] = recorded[name]
+    actual = file_digests(path, ("md5", "sha256"), progress=progress)
+    if any(actual[k] != v for k, v in expected.items()):
+        path.unlink(missing_ok=True)
+        published = "published" if archive.md5 or archive.sha256 else "recorded at the first download"
+        raise DownloadError(f"{_mismatch(str(path), expected, actual)} (the {published} "
+                            f"checksum); the file was removed: run again to download it afresh")
+    return {"size": path.stat().st_size, **actual}
+
+
+def _fetch_archives(corpus: Corpus, dest: Path, archive_dir: Path, mirror: str | None,
+                    force: bool, remove_archives: bool, fetch: dict) -> dict:
+    """Download, check and extract every archive not yet done; returns the state record."""
+    state_path = _state_path(dest, corpus)
+    state = _read_state(state_path)
+    for archive in corpus.archives:
+        if state.get(archive.name, {}).get("extracted") and not force:
+            continue
+        url = f"{mirror.rstrip('/')}/{archive.name}" if mirror else archive.url
+        path = download_file(url, archive_dir / archive.name, desc=archive.name, **fetch)
+        record = _checked_archive(path, archive, state.get(archive.name), fetch["progress"])
+        safe_extract(path, dest / corpus.extract_to, progress=fetch["progress"],
+                     skip_existing=not force)
+        state[archive.name] = {**record, "url": url, "extracted": True}
+        with atomic_write(state_path) as fh:
+            fh.write(json.dumps(state, indent=2) + "\n")
+        if remove_archives:
+            path.unlink(missing_ok=True)
+    return state
+
+
+def prepare_corpus(name: str | Corpus, dest: str | os.PathLike = ".", *, mirror: str | None = None,
+                   archive_dir: str | os.PathLike | None = None, force: bool = False,
+                   remove_archives: bool = False, progress: bool = True, retries: int = 5,
+                   backoff: float = 1.0, timeout: float = 60.0) -> Path:
+    """Download, check, extract and verify a corpus; return its folder (the ``--root``).
+
+    1. If ``<folder>/.aasist_complete`` exists and not ``force``: return at once.
+    2. Each archive of the registry entry not yet extracted by an earlier run is downloaded
+       into ``archive_dir`` (default ``dest``; resumable, see :func:`download_file`; an
+       archive already there is used as it is), checked against its published MD5/SHA-256
+       and against the size/MD5/SHA-256 recorded after an earlier verified download, then
+       extracted safely (zip or tar, see :func:`safe_extract`) and recorded in
+       ``dest/.aasist_<name>_archives.json``; with ``remove_archives`` it is deleted then.
+    3. Every split's protocol must list only trials whose audio is there (and, for the
+       official files, as many as the release has where the organisers state it).
+    4. The completion marker records the counts and each archive's size and checksums.
+
+    ``name``: a registry name (or a :class:`~aasist.data.corpora.Corpus`, e.g. one with
+    other archives). ``mirror``: a URL folder that serves the archives under their own
+    names, used instead of the official URLs. Interrupting is safe: the next call continues
+    where it stopped.
+
+    Raises:
+        DownloadError: a download, checksum or extraction failure.
+        DataError: the extracted corpus fails verification.
+        ConfigError: an unknown corpus name.
+    """
+    corpus = name if isinstance(name, Corpus) else get_corpus(name)
+    dest = Path(dest)
+    if corpus.name == "la2019":
+        local = Path(archive_dir or dest) / "LA.zip"
+        url = f"{mirror.rstrip('/')}/LA.zip" if mirror else OFFICIAL_LA_URL
+        return prepare_la(dest, url=url, zip_path=local if local.is_file() else None,
+                          force=force, remove_archive=remove_archives, progress=progress,
+                          retries=retries, backoff=backoff, timeout=timeout)
+    root = dest / corpus.root
+    if (root / COMPLETE_MARKER).is_file() and not force:
+        return root
+    (root / COMPLETE_MARKER).unlink(missing_ok=True)
+    fetch = dict(retries=retries, backoff=backoff, timeout=timeout, progress=progress)
+    state = _fetch_archives(corpus, dest, Path(archive_dir or dest), mirror, force,
+                            remove_archives, fetch)
+    counts = verify_corpus(corpus, root, corpus.counts if mirror is None else None)
+    _write_marker(root, {
+        "corpus": corpus.name, "counts": counts, "archives": state,
+        "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return root
 
 
 # --------------------------------------------------------------------------------------------

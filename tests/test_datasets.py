@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from aasist.data.audio import random_crop, random_start, read_audio, repeat_pad
+from aasist.data.audio import random_crop, random_start, read_audio, repeat_pad, resample_to_16k
 from aasist.data.cache import DecodedCache
 from aasist.data.datasets import EvalDataset, TrainDataset, make_generator, seed_worker
 from aasist.data.protocols import la_paths, read_cm_protocol
@@ -253,3 +253,11 @@ def test_seed_worker_seeds_numpy_and_random():
     seed_worker(0)
     assert (np.random.rand(), random.random()) == a
     assert make_generator(3).initial_seed() == 3
+
+
+def test_eval_dataset_can_resample_instead_of_refusing(tmp_path):
+    recs, flac_dir = make_corpus(tmp_path, "dev", [NB])
+    write_flac(flac_dir / f"{recs[0].utt_id}.flac", 2 * NB, seed=0, sr=32000)
+    x, _ = EvalDataset(recs, flac_dir, NB, resample=True)[0]
+    full = read_audio(flac_dir / f"{recs[0].utt_id}.flac")[0]
+    assert torch.equal(x, torch.from_numpy(resample_to_16k(full, 32000)[:NB]))

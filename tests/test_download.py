@@ -5,12 +5,16 @@ ever contacted), serving small archives built here in the real ASVspoof 2019 LA 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,8 +26,11 @@ import pytest
 import soundfile as sf
 
 import aasist.download as dl
+from aasist.data.corpora import Archive, get_corpus
+from aasist.data.mini_corpora import make_mini_corpus
 from aasist.download import (COMPLETE_MARKER, PRETRAINED_SHA256, download_file,
-                             download_pretrained, prepare_la, safe_extract_zip, verify_la)
+                             download_pretrained, prepare_corpus, prepare_la, safe_extract_zip,
+                             verify_corpus, verify_la)
 from aasist.data.protocols import la_paths
 from aasist.errors import DataError, DownloadError
 
@@ -773,3 +780,210 @@ def test_script_pretrained_404_one_line(server, tmp_path, capsys):
     proc = run_in_process(capsys, "download_pretrained.py", "--base-url", server.url("/none/"),
                           "--dest", tmp_path / "w")
     assert_one_line_error(proc, "404", "AASIST.pth")
+
+
+# --------------------------------------------------------------------------------------------
+# tar archives and the other corpora (archives built from generated corpora in each layout)
+# --------------------------------------------------------------------------------------------
+
+def make_tar(path: Path, base: Path, names: list[str], mode: str = "w:gz") -> Path:
+    """A tar of the files and folders ``names`` (relative to ``base``), stored under them."""
+    with tarfile.open(path, mode) as tf:
+        for name in names:
+            tf.add(base / name, arcname=name)
+    return path
+
+
+def _tar_with(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tf:
+        for info, data in members:
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _special(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+@pytest.mark.parametrize("bad", ["../evil.txt", "LA/../../evil.txt", "ABSOLUTE", "symlink",
+                                 "hardlink", "fifo", "device"])
+def test_malicious_tar_members_refused(tmp_path, bad):
+    outside = tmp_path / "outside" / "evil.txt"
+    member = {
+        "symlink": (_special("LA/link", tarfile.SYMTYPE, "../../outside"), b""),
+        "hardlink": (_special("LA/link", tarfile.LNKTYPE, "/etc/passwd"), b""),
+        "fifo": (_special("LA/fifo", tarfile.FIFOTYPE), b""),
+        "device": (_special("LA/dev", tarfile.CHRTYPE), b""),
+    }.get(bad) or (tarfile.TarInfo(str(outside) if bad == "ABSOLUTE" else bad), b"evil")
+    archive = _tar_with(tmp_path / "evil.tar", [(tarfile.TarInfo("LA/good.txt"), b"good"), member])
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(DownloadError) as info:
+        dl.safe_extract(archive, tmp_path / "dest", progress=False)
+    assert "refusing" in str(info.value) and str(archive) in str(info.value)
+    assert set(tmp_path.rglob("*")) == before and not outside.exists()
+
+
+def test_tar_gz_extract_and_skip_existing(tmp_path):
+    (tmp_path / "src" / "top" / "sub").mkdir(parents=True)
+    for i in range(3):
+        (tmp_path / "src" / "top" / "sub" / f"{i}.bin").write_bytes(payload(5000, seed=i))
+    archive = make_tar(tmp_path / "a.tar.gz", tmp_path / "src", ["top"])
+    names = dl.safe_extract(archive, tmp_path / "out", progress=False)
+    assert "top/sub/2.bin" in names
+    assert (tmp_path / "out/top/sub/1.bin").read_bytes() == payload(5000, seed=1)
+    (tmp_path / "out/top/sub/1.bin").write_bytes(b"torn")  # an interrupted earlier write
+    before = (tmp_path / "out/top/sub/0.bin").stat().st_mtime_ns
+    dl.safe_extract(archive, tmp_path / "out", progress=False, skip_existing=True)
+    assert (tmp_path / "out/top/sub/1.bin").read_bytes() == payload(5000, seed=1)
+    assert (tmp_path / "out/top/sub/0.bin").stat().st_mtime_ns == before  # whole: not rewritten
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "not_an_archive"])
+def test_damaged_tar_gz_writes_nothing(tmp_path, damage):
+    (tmp_path / "src" / "top").mkdir(parents=True)
+    for i in range(4):
+        (tmp_path / "src" / "top" / f"{i}.bin").write_bytes(payload(40_000, seed=i))
+    archive = make_tar(tmp_path / "a.tar.gz", tmp_path / "src", ["top"])
+    raw = bytearray(archive.read_bytes())
+    if damage == "flip":  # inside the compressed stream: the gzip CRC (or inflate) fails
+        for k in range(len(raw) // 2, len(raw) // 2 + 4):
+            raw[k] ^= 0x55
+    elif damage == "truncate":
+        raw = raw[: len(raw) * 2 // 3]
+    else:
+        raw = bytearray(b"<html>not found</html>")
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(DownloadError, match="not a readable tar archive.*delete it"):
+        dl.safe_extract(archive, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def _archives(name: str, root: Path, work: Path) -> list[Path]:
+    """The generated corpus at ``root`` packed as its release packs it."""
+    if name == "la2021":
+        return [make_tar(work / "ASVspoof2021_LA_eval.tar.gz", root, ["ASVspoof2021_LA_eval"]),
+                make_tar(work / "LA-keys-full.tar.gz", root, ["keys"])]
+    if name == "df2021":  # a multi-part release: the audio split over two archives
+        flac = sorted(p.relative_to(root).as_posix() for p in (root / "ASVspoof2021_DF_eval/flac").iterdir())
+        half = len(flac) // 2
+        return [make_tar(work / "ASVspoof2021_DF_eval_part00.tar.gz", root, flac[:half]),
+                make_tar(work / "ASVspoof2021_DF_eval_part01.tar.gz", root, flac[half:]),
+                make_tar(work / "DF-keys-full.tar.gz", root, ["keys"])]
+    if name == "itw":
+        zip_path = work / "release_in_the_wild.zip"
+        with zipfile.ZipFile(zip_path, "w") as zf:
+            for path in sorted(root.iterdir()):
+                zf.write(path, f"release_in_the_wild/{path.name}")
+        return [zip_path]
+    protocols = work / "protocols"  # the protocol archive holds a folder here
+    (protocols / "ASVspoof5_protocols").mkdir(parents=True)
+    for tsv in root.glob("*.tsv"):
+        shutil.copy(tsv, protocols / "ASVspoof5_protocols" / tsv.name)
+    return [make_tar(work / "ASVspoof5_protocols.tar.gz", protocols, ["ASVspoof5_protocols"])] + [
+        make_tar(work / f"{folder}_aa.tar", root, [folder], "w")
+        for folder in ("flac_T", "flac_D", "flac_E_eval")]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    """name -> (archives as the release names them, trials per split) of each corpus."""
+    out = {}
+    for name in ("la2021", "df2021", "itw", "asvspoof5"):
+        work = tmp_path_factory.mktemp(name)
+        root = make_mini_corpus(name, work / "generated")
+        out[name] = (_archives(name, root, work), verify_corpus(name, root))
+    return out
+
+
+def _corpus_serving(server, name: str, archives: list[Path], pin=True, **changes):
+    """The registry entry, with these archives (MD5s pinned like the official ones)."""
+    for path in archives:
+        server.files[f"/{path.name}"] = path.read_bytes()
+    entries = tuple(Archive(p.name, server.url(f"/{p.name}"),
+                            md5=hashlib.md5(p.read_bytes()).hexdigest() if pin else None)
+                    for p in archives)
+    return dataclasses.replace(get_corpus(name), archives=entries, **changes)
+
+
+@pytest.mark.parametrize("name", ["la2021", "df2021", "itw", "asvspoof5"])
+def test_prepare_every_corpus_from_its_archives(server, tmp_path, packed, name):
+    archives, counts = packed[name]
+    corpus = _corpus_serving(server, name, archives)
+    dest = tmp_path / "data"
+    root = prepare_corpus(corpus, dest, mirror=server.url("/"), **FAST)
+    assert root == dest / corpus.root and verify_corpus(name, root) == counts
+    marker = json.loads((root / COMPLETE_MARKER).read_text())
+    assert marker["counts"] == counts and set(marker["archives"]) == {p.name for p in archives}
+    for path in archives:  # size and checksums recorded
+        record = marker["archives"][path.name]
+        assert (record["size"], record["sha256"]) == (path.stat().st_size, sha(path.read_bytes()))
+    assert len(server.requests) == len(archives)
+    assert prepare_corpus(corpus, dest, mirror=server.url("/"), **FAST) == root  # done: no request
+    assert len(server.requests) == len(archives)
+
+
+def test_prepare_corpus_continues_after_an_interruption(server, tmp_path, packed, monkeypatch):
+    archives, counts = packed["df2021"]
+    corpus = _corpus_serving(server, "df2021", archives)
+    real, calls = dl.safe_extract, []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dl, "safe_extract", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_corpus(corpus, tmp_path, **FAST)
+    monkeypatch.undo()
+    assert not (tmp_path / corpus.root / COMPLETE_MARKER).exists()
+    root = prepare_corpus(corpus, tmp_path, **FAST)
+    assert verify_corpus("df2021", root) == counts
+    # part00 was extracted and recorded before the interruption: not fetched again
+    assert [r[0] for r in server.requests].count("/ASVspoof2021_DF_eval_part00.tar.gz") == 1
+
+
+def test_published_checksum_mismatch_removes_the_archive(server, tmp_path, packed):
+    archives, _ = packed["itw"]
+    corpus = _corpus_serving(server, "itw", archives)
+    corpus = dataclasses.replace(corpus, archives=(dataclasses.replace(corpus.archives[0], md5="0" * 32),))
+    with pytest.raises(DownloadError, match="MD5 mismatch.*published checksum.*removed"):
+        prepare_corpus(corpus, tmp_path, **FAST)
+    assert not (tmp_path / "release_in_the_wild.zip").exists()
+    assert not (tmp_path / corpus.root / COMPLETE_MARKER).exists()
+
+
+def test_recorded_checksums_guard_a_later_download(server, tmp_path, packed):
+    archives, _ = packed["itw"]
+    corpus = _corpus_serving(server, "itw", archives, pin=False)  # nothing published
+    prepare_corpus(corpus, tmp_path, remove_archives=True, **FAST)
+    assert not (tmp_path / "release_in_the_wild.zip").exists()
+    server.files["/release_in_the_wild.zip"] = b"PK" + payload(1000)  # changed on the server
+    with pytest.raises(DownloadError, match="SHA-256 mismatch.*recorded at the first download"):
+        prepare_corpus(corpus, tmp_path, force=True, **FAST)
+
+
+def test_prepare_checks_official_counts_only_without_a_mirror(server, tmp_path, packed):
+    archives, counts = packed["asvspoof5"]
+    corpus = _corpus_serving(server, "asvspoof5", archives)
+    with pytest.raises(DataError, match="official ASVspoof 5 sizes: train: 12 .expected 182,357."):
+        prepare_corpus(corpus, tmp_path, **FAST)  # the entry's own URLs: the official release
+
+
+def test_script_other_corpus_reports_recorded_checksums(server, tmp_path, packed, capsys, monkeypatch):
+    archives, _ = packed["itw"]
+    for path in archives:
+        server.files[f"/{path.name}"] = path.read_bytes()
+    # the registry's In-the-Wild entry publishes no checksum, so nothing to pin here
+    proc = run_in_process(capsys, "download_dataset.py", "--corpus", "itw", "--mirror",
+                          server.url("/"), "--dest", tmp_path / "d", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "release_in_the_wild ready at" in proc.stdout
+    assert f"sha256 {sha(archives[0].read_bytes())}" in proc.stdout
+    proc = run_in_process(capsys, "download_dataset.py", "--corpus", "itw", "--zip", "x.zip")
+    assert_one_line_error(proc, "--zip apply to --corpus la2019 only")

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from aasist.data.corpora import get_corpus
+from aasist.data.mini_corpora import make_mini_corpus
 from aasist.data.protocols import CmRecord
 from aasist.errors import DataError
 from aasist.evaluate import join_scores
@@ -103,3 +105,53 @@ def test_evaluate_missing_weights_is_one_line(corpus, tmp_path, capsys):
                 "--weights", str(tmp_path / "none.pth"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "none.pth: weights not found" in proc.stderr and "official:AASIST-L" in proc.stderr
+
+
+# --------------------------------------------------------------------------- other corpora
+
+@pytest.fixture(scope="module")
+def other_corpora(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("corpora")
+    for name, sizes in (("la2021", {"eval": (6, 9)}), ("df2021", {"eval": (3, 6)}),
+                        ("itw", {"eval": (3, 4)}), ("asvspoof5", {"eval": (3, 6)})):
+        make_mini_corpus(name, dest, sizes=sizes)
+    return dest
+
+
+@pytest.mark.parametrize("name,score_file,header,keys", [
+    ("la2021", "eval_scores.txt", None, "ASVspoof2021_LA/keys"),
+    ("df2021", "eval_scores.txt", None, "ASVspoof2021_DF/keys/DF/CM/trial_metadata.txt"),
+    ("itw", "eval_scores.txt", None, "release_in_the_wild/meta.csv"),
+    ("asvspoof5", "eval_scores.tsv", "filename\tcm-score", "ASVspoof5/ASVspoof5.eval.track_1.tsv"),
+])
+def test_evaluate_any_corpus_with_the_bundled_weights(other_corpora, tmp_path, capsys, name,
+                                                      score_file, header, keys):
+    out = tmp_path / "ev"
+    proc = run_cli(capsys, "evaluate", "--corpus", name, "--root", other_corpora,
+                   "--set", "model_config.nb_samp=8000", "--set", "num_workers=0", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["corpus"] == name and report["weights"].endswith("AASIST-L.pth")
+    lines = (out / score_file).read_text().splitlines()
+    records = get_corpus(name).read(other_corpora, "eval")
+    assert len(lines) == len(records) + (header is not None)  # every trial, all subsets
+    if header:
+        assert lines[0] == header
+    assert (out / "det_curve.png").read_bytes().startswith(PNG_MAGIC)
+    # the metrics command on the file evaluate wrote gives the same report
+    proc = run_cli(capsys, "metrics", "--corpus", name, "--scores", out / score_file,
+                   "--keys", other_corpora / keys, "--json", tmp_path / "m.json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "m.json").read_text())
+    assert again["eer_percent"] == pytest.approx(report["eer_percent"])
+    assert again.get("min_dcf") == pytest.approx(report.get("min_dcf"))
+    assert again["min_tdcf"] == pytest.approx(report["min_tdcf"])
+    assert (name == "la2021") == (report["min_tdcf"] is not None)  # the organisers' ASV scores
+
+
+def test_evaluate_corpus_errors_are_one_line(other_corpora, tmp_path, capsys):
+    proc = run_cli(capsys, "evaluate", "--corpus", "itw", "--root", other_corpora, "--split", "dev")
+    assert proc.returncode == 1 and proc.stderr == "error: In-the-Wild has no 'dev' split; valid: eval\n"
+    proc = run_cli(capsys, "evaluate", "--corpus", "asvspoof5", "--root", tmp_path)
+    assert proc.returncode == 1 and "ASVspoof 5 eval protocol not found" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
 from .audio import (INT16_SCALE, NB_SAMP, SAMPLE_RATE, check_audio_folder, random_crop, read_audio,
-                    repeat_pad)
+                    repeat_pad, resample_to_16k)
 from .cache import DecodedCache
 from .protocols import utt_id_of
 
@@ -52,7 +52,7 @@ def make_generator(seed: int) -> torch.Generator:
 class _AudioDataset(Dataset):
     def __init__(self, records: Sequence[Any], source: Source, nb_samp: int = NB_SAMP, *,
                  audio_ext: str = ".flac", sample_rate: int = SAMPLE_RATE,
-                 check_files: bool = True) -> None:
+                 check_files: bool = True, resample: bool = False) -> None:
         if int(nb_samp) <= 0:
             raise ConfigError(f"nb_samp must be positive, got {nb_samp}")
         self.records = list(records)
@@ -60,6 +60,7 @@ class _AudioDataset(Dataset):
         self.nb_samp = int(nb_samp)
         self.audio_ext = audio_ext
         self.sample_rate = int(sample_rate)
+        self.resample = resample and self.sample_rate == SAMPLE_RATE
         if isinstance(source, DecodedCache):
             self.cache: Optional[DecodedCache] = source
             self.audio_dir: Optional[Path] = None
@@ -90,6 +91,8 @@ class _AudioDataset(Dataset):
         assert self.audio_dir is not None
         path = self.audio_dir / f"{utt_id}{self.audio_ext}"
         x, sr = read_audio(path)
+        if sr != self.sample_rate and self.resample:
+            return resample_to_16k(x, sr)
         if sr != self.sample_rate:
             raise DataError(f"{path}: sample rate {sr} Hz, expected {self.sample_rate} Hz; "
                             f"resample the file to {self.sample_rate} Hz")
@@ -142,7 +145,9 @@ class EvalDataset(_AudioDataset):
 
     Each item is the first ``nb_samp`` samples; shorter clips are repeated to ``nb_samp``
     (official ``pad``). ``records`` may be records with ``utt_id`` or plain utterance ids;
-    the other arguments are as for :class:`TrainDataset`.
+    the other arguments are as for :class:`TrainDataset`, and ``resample=True`` brings audio
+    files at other rates to 16 kHz instead of refusing them (for corpora that do not
+    promise 16 kHz, like In-the-Wild).
     """
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
