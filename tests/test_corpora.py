@@ -17,7 +17,7 @@ from aasist.data.mini_corpora import DEFAULT_SIZES, make_mini_corpus
 from aasist.download import verify_corpus
 from aasist.errors import ConfigError, DataError
 from aasist.train import train
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, run_cli
 
 OTHERS = ("la2021", "df2021", "itw", "asvspoof5")
 
@@ -147,3 +147,9 @@ def test_a_corpus_without_a_train_split_is_refused_for_training(corpora, tmp_pat
                                                     "mini_corpus=false"])
     with pytest.raises(ConfigError, match="In-the-Wild has no 'train' split"):
         train(config, tmp_path / "run", progress=False)
+
+
+def test_make_mini_command_writes_any_layout(tmp_path, capsys):
+    proc = run_cli(capsys, "make-mini", "--corpus", "itw", "--dest", tmp_path)
+    assert proc.returncode == 0 and "release_in_the_wild" in proc.stdout
+    assert verify_corpus("itw", tmp_path / "release_in_the_wild") == {"eval": 12}
