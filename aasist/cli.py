@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from .data.corpora import CORPORA as CORPUS_NAMES, SUBSETS_2021
 from .errors import AasistError
 
 # OS errors that describe the user's machine (permissions, a full or read-only disk), not a bug.
@@ -68,24 +69,32 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    from .config import validate_config
     from .evaluate import evaluate_weights
     from .pretrained import resolve_config
 
     config, weights = resolve_config(args.config, args.weights, args.overrides)
-    report = evaluate_weights(config, weights, split=args.split, out_dir=args.out,
-                              device=args.device, amp=args.amp)
+    if args.corpus is not None:
+        config["corpus"] = args.corpus
+    if args.root is not None:
+        config["database_path"] = args.root
+    report = evaluate_weights(validate_config(config), weights, split=args.split,
+                              out_dir=args.out, device=args.device, amp=args.amp,
+                              subset=args.subset)
     print(report["text"])
     return 0
 
 
 def _cmd_metrics(args) -> int:
-    from .metrics import format_report, score_report
+    from .fileio import atomic_write
+    from .reports import format_corpus_report, metrics_from_files
 
-    report = score_report(args.scores, args.asv_scores)
-    print(format_report(report))
+    report = metrics_from_files(args.corpus, args.scores, args.keys, subset=args.subset,
+                                asv_scores=args.asv_scores)
+    print(format_corpus_report(report))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        with atomic_write(args.json) as fh:
+            fh.write(json.dumps(report, indent=2) + "\n")
     return 0
 
 
@@ -106,11 +115,52 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_make_mini(args) -> int:
-    from .data.mini import make_mini
+    if args.corpus == "la2019":
+        from .data.mini import make_mini
 
-    root = make_mini(args.dest, seed=args.seed)
+        root = make_mini(args.dest, seed=args.seed)
+    else:
+        from .data.mini_corpora import make_mini_corpus
+
+        root = make_mini_corpus(args.corpus, args.dest, seed=args.seed)
     print(f"mini corpus ready at {root}")
     return 0
+
+
+def _add_evaluate_parser(sub) -> None:
+    """`evaluate`: weights on any corpus split, the corpus's official metrics."""
+    p = sub.add_parser("evaluate", help="score a corpus split with given weights; official metrics")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--corpus", choices=list(CORPUS_NAMES), default=None,
+                   help="the corpus to evaluate on (default: the config's corpus, la2019)")
+    p.add_argument("--root", default=None,
+                   help="the corpus folder, or the folder the download put it in "
+                        "(default: the config's database_path)")
+    p.add_argument("--split", choices=["train", "dev", "eval"], default="eval")
+    p.add_argument("--subset", choices=list(SUBSETS_2021), default="eval",
+                   help="ASVspoof 2021: the subset the metrics are computed on (every trial is scored)")
+    p.add_argument("--out", help="output folder (default: runs/evaluate-<weights>-[<corpus>-]<split>)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _add_metrics_parser(sub) -> None:
+    """`metrics`: a corpus's official metrics of a score file."""
+    p = sub.add_parser("metrics", help="a corpus's official metrics of a score file")
+    p.add_argument("--corpus", choices=list(CORPUS_NAMES), default="la2019")
+    p.add_argument("--scores", required=True,
+                   help="score file: la2019 'utt_id source key score'; la2021, df2021, itw "
+                        "'trial score'; asvspoof5 'filename<TAB>cm-score' with that header")
+    p.add_argument("--keys", help="la2021/df2021: trial_metadata.txt or the keys folder; itw: "
+                                  "meta.csv; asvspoof5: the 2-column key or the full protocol")
+    p.add_argument("--subset", choices=list(SUBSETS_2021), default="eval",
+                   help="ASVspoof 2021 subset the metrics are computed on")
+    p.add_argument("--asv-scores", help="la2019: the organisers' ASV score file (for the "
+                                        "t-DCF); la2021: replaces the one beside the keys")
+    p.add_argument("--json", help="also write the report as JSON here")
+    p.set_defaults(func=_cmd_metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,20 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a split with given weights and compute EER / t-DCF")
-    _add_config_args(p, required=False)
-    _add_weights_arg(p)
-    p.add_argument("--split", choices=["dev", "eval"], default="eval")
-    p.add_argument("--out", help="output folder (default: runs/evaluate-<weights>-<split>)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default=None)
-    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    p.set_defaults(func=_cmd_evaluate)
-
-    p = sub.add_parser("metrics", help="EER, min t-DCF and per-attack EER of a CM score file")
-    p.add_argument("--scores", required=True, help="CM score file: utt_id source key score")
-    p.add_argument("--asv-scores", required=True, help="ASV score file: source key score")
-    p.add_argument("--json", help="also write the report as JSON here")
-    p.set_defaults(func=_cmd_metrics)
+    _add_evaluate_parser(sub)
+    _add_metrics_parser(sub)
 
     p = sub.add_parser("predict", help="score audio files or folders")
     _add_config_args(p, required=False)
@@ -158,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
     p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")
+    p.add_argument("--corpus", choices=list(CORPUS_NAMES), default="la2019",
+                   help="write a few utterances in this corpus's layout instead (for trying "
+                        "evaluate --corpus offline)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_make_mini)
     return parser

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .data.corpora import CORPORA
 from .errors import ConfigError
 
 REQUIRED = object()  # marks a key that the config file must contain
@@ -41,7 +42,8 @@ OPTIM_SCHEMA: dict[str, tuple[type, Any, str]] = {
 
 SCHEMA: dict[str, tuple[type, Any, str]] = {
     # --- keys of the official config files ---
-    "database_path": (str, REQUIRED, "folder holding the ASVspoof 2019 LA layout (…/LA/)"),
+    "database_path": (str, REQUIRED, "folder holding the corpus (for la2019 the LA/ folder; "
+                      "see aasist.data.corpora for each corpus's layout)"),
     "asv_score_path": (str, "ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt",
                        "eval ASV scores, relative to database_path (dev uses the dev file)"),
     "model_path": (str, "", "weights that evaluate/predict use when given this config without --weights"),
@@ -69,6 +71,10 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "eval_splits": (list, ["eval"], "splits scored after training"),
     "mini_corpus": (bool, False, "generate the synthetic mini corpus at database_path when absent"),
     "mini_seed": (int, 0, "seed of the generated mini corpus"),
+    "corpus": (str, "la2019", "which corpus database_path holds: la2019, la2021, df2021, itw, "
+               "asvspoof5 (training needs one with a train split: la2019, asvspoof5)"),
+    "max_dev_items": (int, 0, "score only the first N dev utterances after each epoch (0 = all); "
+                      "the ASVspoof 5 baseline validates on 2,000"),
 }
 
 _NESTED = {"model_config": MODEL_SCHEMA, "optim_config": OPTIM_SCHEMA}
@@ -152,6 +158,11 @@ def validate_config(config: Mapping[str, Any]) -> dict:
     bad_splits = set(config["eval_splits"]) - {"dev", "eval"}
     if bad_splits:
         raise ConfigError(f"eval_splits may hold 'dev' and 'eval', got {sorted(bad_splits)}")
+    if config["corpus"] not in CORPORA:
+        raise ConfigError(f"config key 'corpus' must be one of {', '.join(CORPORA)}, "
+                          f"got {config['corpus']!r}")
+    if config["max_dev_items"] < 0:
+        raise ConfigError(f"max_dev_items must be 0 (all) or more, got {config['max_dev_items']}")
     return config
 
 

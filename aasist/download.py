@@ -1,13 +1,15 @@
 """Resumable, verified downloads and safe archive extraction.
 
-Three public entry points, each wrapped by a thin script in ``scripts/``:
+Public entry points, each wrapped by a thin script in ``scripts/``:
 
 - :func:`download_file`: one URL to one file, streamed to ``<dest>.part``, resumed with an
-  HTTP ``Range`` request, retried with exponential backoff, checked against a SHA-256 and
-  renamed into place only when complete.
-- :func:`prepare_la`: the ASVspoof 2019 LA corpus, downloaded (or taken from an archive the
-  user already has), extracted safely to ``<dest>/LA/``, checked against its own CM protocols
-  and marked complete with ``LA/.aasist_complete`` so that re-running does nothing.
+  HTTP ``Range`` request, retried with exponential backoff, checked against a SHA-256 and/or
+  an MD5 and renamed into place only when complete.
+- :func:`prepare_corpus`: any corpus of :mod:`aasist.data.corpora` (ASVspoof 2019 LA, 2021
+  LA and DF, In-the-Wild, ASVspoof 5): every archive (zip or tar, one or many parts)
+  downloaded, checked, extracted safely, the corpus checked against its own protocols, and
+  marked complete with ``<corpus folder>/.aasist_complete`` so that re-running does nothing.
+  :func:`prepare_la` is the ASVspoof 2019 LA case, which also takes an archive the user has.
 - :func:`download_pretrained`: the official AASIST / AASIST-L checkpoints, SHA-256 pinned.
 
 Interrupting any of them (Ctrl-C, a crash, a lost connection) leaves a state from which the
@@ -25,48 +27,51 @@ import hashlib
 import http.client
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from tqdm import tqdm
 
-from .errors import DataError, DownloadError
+from .data.corpora import CORPORA, Archive, Corpus, get_corpus
+from .errors import ConfigError, DataError, DownloadError
+from .fileio import atomic_write
 from .pretrained import OFFICIAL
 
 __all__ = [
     "OFFICIAL_LA_URL",
     "OFFICIAL_LA_COUNTS",
-    "CM_PROTOCOL_FILES",
     "COMPLETE_MARKER",
     "PRETRAINED_BASE_URL",
     "PRETRAINED_SHA256",
     "download_file",
+    "file_digests",
+    "safe_extract",
+    "safe_extract_tar",
     "safe_extract_zip",
+    "prepare_corpus",
     "prepare_la",
+    "verify_corpus",
     "verify_la",
     "download_pretrained",
     "sha256_file",
 ]
 
 #: The ASVspoof 2019 corpus on Edinburgh DataShare; ``LA.zip`` is about 7.6 GB.
-OFFICIAL_LA_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/3336/LA.zip?sequence=3&isAllowed=y"
+OFFICIAL_LA_URL = CORPORA["la2019"].archives[0].url
 #: Utterances listed in each official CM protocol.
-OFFICIAL_LA_COUNTS = {"train": 25380, "dev": 24844, "eval": 71237}
-#: CM protocol file per split, under ``LA/ASVspoof2019_LA_cm_protocols/``.
-CM_PROTOCOL_FILES = {
-    "train": "ASVspoof2019.LA.cm.train.trn.txt",
-    "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
-    "eval": "ASVspoof2019.LA.cm.eval.trl.txt",
-}
+OFFICIAL_LA_COUNTS = CORPORA["la2019"].counts
 #: Written inside ``LA/`` once the extraction has been verified; its presence means "done".
 COMPLETE_MARKER = ".aasist_complete"
 
@@ -77,7 +82,6 @@ PRETRAINED_SHA256 = {name: ckpt.sha256 for name, ckpt in OFFICIAL.items()}  # sa
 _log = logging.getLogger(__name__)
 
 _PART_SUFFIX = ".part"
-_EXTRACT_SUFFIX = ".aasist-partial"
 _USER_AGENT = "aasist-downloader/1.0 (+https://github.com/clovaai/aasist)"
 # Transient server answers worth retrying; every other HTTP error is final.
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -86,6 +90,8 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionE
                    TimeoutError, OSError)
 # Errors zipfile raises on a damaged archive or member.
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+# Errors tarfile and the decompressors raise on a damaged archive (gzip's are OSErrors).
+_TAR_ERRORS = (tarfile.TarError, zlib.error, EOFError, OSError, lzma.LZMAError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,34 +99,59 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 # --------------------------------------------------------------------------------------------
 
 def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
+    return f"{n:.1f} TiB"
 
 
-def _normalize_sha256(sha256: str | None) -> str | None:
-    if sha256 is None:
-        return None
-    value = sha256.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise DownloadError(f"invalid SHA-256 {sha256!r}: expected 64 hexadecimal characters")
-    return value
+_HEX_LENGTHS = {"sha256": 64, "md5": 32}
 
 
-def sha256_file(path: str | os.PathLike, *, progress: bool = False,
-                chunk_size: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of the file at ``path``."""
+def _expected_digests(**given: str | None) -> dict[str, str]:
+    """``{algorithm: lower-case hex}`` of the checksums given (``sha256=``, ``md5=``)."""
+    out = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        hexed = value.strip().lower()
+        if not re.fullmatch(rf"[0-9a-f]{{{_HEX_LENGTHS[name]}}}", hexed):
+            raise DownloadError(f"invalid {name.upper().replace('SHA', 'SHA-')} {value!r}: expected "
+                                f"{_HEX_LENGTHS[name]} hexadecimal characters")
+        out[name] = hexed
+    return out
+
+
+def file_digests(path: str | os.PathLike, algorithms: Iterable[str] = ("sha256",), *,
+                 progress: bool = False, chunk_size: int = 1 << 20) -> dict[str, str]:
+    """``{algorithm: hex digest}`` of the file at ``path``, all computed in one read."""
     path = Path(path)
-    digest = hashlib.sha256()
+    digests = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as f, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
                                      unit_divisor=1024, desc=f"verify {path.name}",
                                      disable=not progress, leave=False) as bar:
         while chunk := f.read(chunk_size):
-            digest.update(chunk)
+            for digest in digests.values():
+                digest.update(chunk)
             bar.update(len(chunk))
-    return digest.hexdigest()
+    return {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def sha256_file(path: str | os.PathLike, *, progress: bool = False) -> str:
+    """Return the hex SHA-256 of the file at ``path``."""
+    return file_digests(path, ("sha256",), progress=progress)["sha256"]
+
+
+def _digests_match(path: Path, expected: Mapping[str, str], progress: bool = False) -> bool:
+    return file_digests(path, expected, progress=progress) == dict(expected)
+
+
+def _mismatch(source: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> str:
+    """What differs, for a checksum mismatch message."""
+    wrong = [k for k in expected if actual[k] != expected[k]]
+    return "; ".join(f"{k.upper().replace('SHA', 'SHA-')} mismatch for {source}: expected "
+                     f"{expected[k]}, got {actual[k]}" for k in wrong)
 
 
 def _existing_dir(path: Path) -> Path:
@@ -187,8 +218,61 @@ class _Transient(Exception):
 # download_file
 # --------------------------------------------------------------------------------------------
 
-def _attempt(url: str, part: Path, expected: str | None, *, timeout: float, chunk_size: int,
-             progress: bool, desc: str) -> str:
+def _after_http_error(err: urllib.error.HTTPError, url: str, part: Path, offset: int,
+                      expected: Mapping[str, str]) -> str:
+    """The outcome of an HTTP error answer: "complete" or "restart" (a 416 on a resumed
+    download), else :class:`_Transient` (worth retrying) or :class:`DownloadError`."""
+    with contextlib.closing(err):
+        if err.code == 416 and offset:
+            # Nothing left after `offset`: the .part is already whole, or it is longer
+            # than the file (a different file changed under the same URL).
+            _, total = _parse_content_range(err.headers.get("Content-Range"))
+            if total is not None:
+                return "complete" if total == offset else "restart"
+            return "complete" if expected and _digests_match(part, expected) else "restart"
+        if err.code in _RETRYABLE_STATUS:
+            raise _Transient(f"HTTP {err.code} {err.reason}") from None
+        raise DownloadError(f"download failed: HTTP {err.code} {err.reason} for {url}; "
+                            "check the URL (or the mirror it points to)") from None
+
+
+def _body_range(response, offset: int, url: str) -> tuple[int, int | None, str] | None:
+    """(offset, total size or None, file mode) for a response body, or None when the
+    server sent a range we did not ask for (start over cleanly)."""
+    length = _content_length(response.headers)
+    if response.status == 206:
+        start, total = _parse_content_range(response.headers.get("Content-Range"))
+        if start is not None and start != offset:
+            return None
+        if total is None and length is not None:
+            total = offset + length
+        return offset, total, "ab"
+    if response.status == 200:  # a fresh download, or a server that ignores Range
+        return 0, length, "wb"
+    raise DownloadError(f"download failed: unexpected HTTP {response.status} for {url}")
+
+
+def _stream_body(response, part: Path, mode: str, offset: int, total: int | None, *,
+                 chunk_size: int, progress: bool, desc: str) -> int:
+    """Append (or write) the response body to ``part``; returns the bytes written."""
+    written = 0
+    with tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=desc, disable=not progress, dynamic_ncols=True) as bar, \
+            open(part, mode) as out:
+        while True:
+            try:
+                chunk = response.read(chunk_size)
+            except _NETWORK_ERRORS as err:
+                raise _Transient(_describe(err)) from None
+            if not chunk:
+                return written
+            _write_chunk(out, chunk, part, "run again to resume")
+            written += len(chunk)
+            bar.update(len(chunk))
+
+
+def _attempt(url: str, part: Path, expected: Mapping[str, str], *, timeout: float,
+             chunk_size: int, progress: bool, desc: str) -> str:
     """One HTTP request, appending to (or restarting) ``part``.
 
     Returns ``"complete"`` when ``part`` holds the whole file, ``"restart"`` when ``part`` must
@@ -203,99 +287,30 @@ def _attempt(url: str, part: Path, expected: str | None, *, timeout: float, chun
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
-        with contextlib.closing(err):
-            if err.code == 416 and offset:
-                # Nothing left after `offset`: the .part is already whole, or it is longer
-                # than the file (a different file changed under the same URL).
-                _, total = _parse_content_range(err.headers.get("Content-Range"))
-                if total is not None:
-                    return "complete" if total == offset else "restart"
-                if expected is not None and sha256_file(part) == expected:
-                    return "complete"
-                return "restart"
-            if err.code in _RETRYABLE_STATUS:
-                raise _Transient(f"HTTP {err.code} {err.reason}") from None
-            raise DownloadError(
-                f"download failed: HTTP {err.code} {err.reason} for {url}; "
-                "check the URL (or the mirror it points to)") from None
+        return _after_http_error(err, url, part, offset, expected)
     except ValueError as err:  # malformed URL
         raise DownloadError(f"invalid URL {url!r}: {err}") from None
     except _NETWORK_ERRORS as err:
         raise _Transient(_describe(err)) from None
 
     with response:
-        status = response.status
-        length = _content_length(response.headers)
-        if status == 206:
-            start, total = _parse_content_range(response.headers.get("Content-Range"))
-            if start is not None and start != offset:
-                return "restart"  # a range we did not ask for: start over cleanly
-            if total is None and length is not None:
-                total = offset + length
-            mode = "ab"
-        elif status == 200:
-            # A full body: either a fresh download or a server that ignores Range.
-            offset, total, mode = 0, length, "wb"
-        else:
-            raise DownloadError(f"download failed: unexpected HTTP {status} for {url}")
-
+        plan = _body_range(response, offset, url)
+        if plan is None:
+            return "restart"
+        offset, total, mode = plan
         if total is not None:
             _check_free_space(part.parent, total - offset, f"{url} (saving to {part})")
-
-        written = 0
-        with tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                  desc=desc, disable=not progress, dynamic_ncols=True) as bar, \
-                open(part, mode) as out:
-            while True:
-                try:
-                    chunk = response.read(chunk_size)
-                except _NETWORK_ERRORS as err:
-                    raise _Transient(_describe(err)) from None
-                if not chunk:
-                    break
-                _write_chunk(out, chunk, part, "run again to resume")
-                written += len(chunk)
-                bar.update(len(chunk))
-
-    size = offset + written
+        size = offset + _stream_body(response, part, mode, offset, total, chunk_size=chunk_size,
+                                     progress=progress, desc=desc)
     if total is not None and size < total:
         raise _Transient(f"connection closed after {size} of {total} bytes")
-    if total is not None and size > total:
-        return "restart"
-    return "complete"
+    return "restart" if total is not None and size > total else "complete"
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, *,
-                  retries: int = 5, backoff: float = 1.0, max_backoff: float = 60.0,
-                  timeout: float = 60.0, chunk_size: int = 1 << 20, progress: bool = True,
-                  desc: str | None = None) -> Path:
-    """Download ``url`` to ``dest`` (resumable, retried, optionally SHA-256 verified).
-
-    Data is streamed to ``<dest>.part``; an existing ``.part`` is resumed with an HTTP
-    ``Range`` request (a server that answers 200 instead of 206 makes it restart cleanly from
-    zero; a 416 means the ``.part`` is already whole, or stale and fetched again). Dropped
-    connections, short reads, stalls longer than ``timeout`` seconds and 408/429/5xx answers
-    are retried up to ``retries`` times in a row, waiting ``backoff * 2**k`` seconds (at most
-    ``max_backoff``); any attempt that gets further than all before it resets the count.
-    ``dest`` appears, by an atomic rename, only once the file is complete and (when
-    ``sha256`` is given) verified. An existing ``dest`` is kept as it is when it has the
-    expected hash (or no hash is given), so calling this again downloads nothing.
-
-    Raises:
-        DownloadError: HTTP 404 or another final HTTP error (with the URL and status), the
-            network still failing after the retries (the ``.part`` is kept for the next run),
-            not enough free disk space, or a SHA-256 mismatch (the bad file is removed).
-    """
-    dest = Path(dest)
-    expected = _normalize_sha256(sha256)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        if expected is None or sha256_file(dest, progress=progress) == expected:
-            return dest
-        dest.unlink()  # a stale or damaged copy: fetch it again
-
-    part = dest.with_name(dest.name + _PART_SUFFIX)
-    desc = desc or dest.name
+def _fetch_part(url: str, part: Path, expected: Mapping[str, str], *, retries: int,
+                backoff: float, max_backoff: float, timeout: float, chunk_size: int,
+                progress: bool, desc: str) -> None:
+    """Bring ``part`` to the whole file: attempts, retries with backoff, restarts."""
     failures = restarts = 0
     best = part.stat().st_size if part.exists() else 0
     while True:
@@ -316,32 +331,147 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, 
             _log.info("%s: %s; retry %d/%d in %.1f s", url, err, failures, retries, wait)
             time.sleep(wait)
             continue
-        if outcome == "restart":
-            _log.info("%s: discarding %s and starting again from zero", url, part)
-            part.unlink(missing_ok=True)
-            best = 0
-            restarts += 1
-            if restarts > 2:
-                raise DownloadError(f"download of {url} keeps changing size or ignoring the "
-                                    "requested byte range; try again later")
-            continue
-        break
+        if outcome == "complete":
+            return
+        _log.info("%s: discarding %s and starting again from zero", url, part)
+        part.unlink(missing_ok=True)
+        best = 0
+        restarts += 1
+        if restarts > 2:
+            raise DownloadError(f"download of {url} keeps changing size or ignoring the "
+                                "requested byte range; try again later")
 
-    if expected is not None:
-        actual = sha256_file(part, progress=progress)
+
+def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, *,
+                  md5: str | None = None, retries: int = 5, backoff: float = 1.0,
+                  max_backoff: float = 60.0, timeout: float = 60.0, chunk_size: int = 1 << 20,
+                  progress: bool = True, desc: str | None = None) -> Path:
+    """Download ``url`` to ``dest`` (resumable, retried, optionally checksum verified).
+
+    Data is streamed to ``<dest>.part``; an existing ``.part`` is resumed with an HTTP
+    ``Range`` request (a server that answers 200 instead of 206 makes it restart cleanly from
+    zero; a 416 means the ``.part`` is already whole, or stale and fetched again). Dropped
+    connections, short reads, stalls longer than ``timeout`` seconds and 408/429/5xx answers
+    are retried up to ``retries`` times in a row, waiting ``backoff * 2**k`` seconds (at most
+    ``max_backoff``); any attempt that gets further than all before it resets the count.
+    ``dest`` appears, by an atomic rename, only once the file is complete and (when
+    ``sha256`` and/or ``md5`` is given) verified. An existing ``dest`` is kept as it is when
+    it has the expected checksums (or none is given), so calling this again downloads nothing.
+
+    Raises:
+        DownloadError: HTTP 404 or another final HTTP error (with the URL and status), the
+            network still failing after the retries (the ``.part`` is kept for the next run),
+            not enough free disk space, or a checksum mismatch (the bad file is removed).
+    """
+    dest = Path(dest)
+    expected = _expected_digests(sha256=sha256, md5=md5)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        if not expected or _digests_match(dest, expected, progress):
+            return dest
+        dest.unlink()  # a stale or damaged copy: fetch it again
+
+    part = dest.with_name(dest.name + _PART_SUFFIX)
+    _fetch_part(url, part, expected, retries=retries, backoff=backoff, max_backoff=max_backoff,
+                timeout=timeout, chunk_size=chunk_size, progress=progress,
+                desc=desc or dest.name)
+    if expected:
+        actual = file_digests(part, expected, progress=progress)
         if actual != expected:
             part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"SHA-256 mismatch for {url}: expected {expected}, got {actual}; the corrupt "
-                f"download was removed ({part}). Run again to download it afresh, or check "
-                "the expected hash")
+            raise DownloadError(f"{_mismatch(url, expected, actual)}; the corrupt download "
+                                f"was removed ({part}). Run again to download it afresh, or "
+                                "check the expected checksum")
     os.replace(part, dest)
     return dest
 
 
 # --------------------------------------------------------------------------------------------
-# safe_extract_zip
+# Safe extraction: zip and tar (plain, gzip, bzip2, xz)
 # --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Member:
+    """An archive member that passed the safety checks: where it goes, how big it is."""
+
+    name: str
+    parts: tuple[str, ...]
+    size: int
+    is_dir: bool
+    handle: Any  # ZipInfo or TarInfo
+
+
+def _safe_parts(name: str, archive: Path) -> tuple[str, ...]:
+    """Path components of a member relative to the destination; DownloadError if absolute
+    or escaping it (``..``)."""
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        raise DownloadError(f"refusing to extract {archive}: member {name!r} has an absolute "
+                            "path; nothing was extracted")
+    parts = tuple(p for p in norm.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise DownloadError(f"refusing to extract {archive}: member {name!r} would land "
+                            "outside the destination; nothing was extracted")
+    return parts
+
+
+def _refuse_link(archive: Path, name: str, kind: str = "a symbolic link") -> DownloadError:
+    return DownloadError(f"refusing to extract {archive}: member {name!r} is {kind}; nothing "
+                         "was extracted")
+
+
+def _corrupt(archive: Path, name: str, err: BaseException, what: str) -> DownloadError:
+    return DownloadError(f"{archive} is corrupt: member {name} {what} ({err}); delete the "
+                         "archive and download it again")
+
+
+def _copy_stream(src, out, target: Path, bar) -> None:
+    """Copy ``src`` to ``out`` (``target``'s temporary file) in 1 MiB chunks."""
+    while True:
+        chunk = src.read(1 << 20)
+        if not chunk:
+            return
+        _write_chunk(out, chunk, target, "run again")
+        bar.update(len(chunk))
+
+
+def _extract_members(archive: Path, dest: Path, members: list[_Member], open_member,
+                     read_errors: tuple, *, progress: bool, skip_existing: bool) -> list[str]:
+    """Write checked ``members`` under ``dest``: each file to a temporary name beside its
+    target, renamed into place once read whole (and, for zip, its CRC checked).
+
+    Files are not fsynced one by one (a corpus archive holds ~100k files): the caller syncs
+    once before it writes its completion marker, and a resumed extraction re-checks sizes.
+    """
+    todo = []
+    for member in members:
+        target = dest.joinpath(*member.parts)
+        if (skip_existing and not member.is_dir and target.is_file()
+                and target.stat().st_size == member.size):
+            continue
+        todo.append((member, target))
+    needed = sum(m.size for m, _ in todo if not m.is_dir)
+    _check_free_space(dest, needed, f"extracting {archive}")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=needed, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"extract {archive.name}", disable=not progress, dynamic_ncols=True) as bar:
+        for member, target in todo:
+            if member.is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            try:
+                src = open_member(member.handle)
+            except read_errors as err:  # a bad local header, a missing member ...
+                raise _corrupt(archive, member.name, err, "could not be read") from None
+            except RuntimeError as err:  # an encrypted zip member
+                raise DownloadError(f"cannot extract {member.name} from {archive}: {err}") from None
+            with src, atomic_write(target, "wb", durable=False) as out:
+                try:
+                    _copy_stream(src, out, target, bar)
+                except read_errors as err:
+                    raise _corrupt(archive, member.name, err, "failed its integrity check") from None
+    return [m.name for m in members]
+
 
 def _open_zip(zip_path: Path) -> zipfile.ZipFile:
     if not zip_path.is_file():
@@ -354,22 +484,15 @@ def _open_zip(zip_path: Path) -> zipfile.ZipFile:
             "delete it and download it again") from None
 
 
-def _member_parts(info: zipfile.ZipInfo, zip_path: Path) -> list[str]:
-    """Validate one member and return its path components relative to the destination."""
-    name = info.filename
-    mode = info.external_attr >> 16
-    if (mode & 0o170000) == 0o120000:
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} is a symbolic "
-                            "link; nothing was extracted")
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} has an absolute "
-                            "path; nothing was extracted")
-    parts = [p for p in norm.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise DownloadError(f"refusing to extract {zip_path}: member {name!r} would land "
-                            "outside the destination; nothing was extracted")
-    return parts
+def _zip_members(zf: zipfile.ZipFile, zip_path: Path) -> list[_Member]:
+    members = []
+    for info in zf.infolist():
+        if ((info.external_attr >> 16) & 0o170000) == 0o120000:
+            raise _refuse_link(zip_path, info.filename)
+        parts = _safe_parts(info.filename, zip_path)
+        if parts:
+            members.append(_Member(info.filename, parts, info.file_size, info.is_dir(), info))
+    return members
 
 
 def safe_extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike, *,
@@ -393,70 +516,78 @@ def safe_extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike, *,
     """
     zip_path, dest = Path(zip_path), Path(dest)
     with _open_zip(zip_path) as zf:
-        try:
-            infos = zf.infolist()
-        except _ZIP_ERRORS as err:  # pragma: no cover - infolist is read on open
-            raise DownloadError(f"{zip_path} is corrupt ({err}); delete it and download it "
-                                "again") from None
-        plan = [(info, _member_parts(info, zip_path)) for info in infos]
-        plan = [(info, parts) for info, parts in plan if parts]
+        return _extract_members(zip_path, dest, _zip_members(zf, zip_path), zf.open, _ZIP_ERRORS,
+                                progress=progress, skip_existing=skip_existing)
 
-        todo = []
-        for info, parts in plan:
-            target = dest.joinpath(*parts)
-            if (skip_existing and not info.is_dir() and target.is_file()
-                    and target.stat().st_size == info.file_size):
-                continue
-            todo.append((info, target))
-        needed = sum(info.file_size for info, _ in todo if not info.is_dir())
-        _check_free_space(dest, needed, f"extracting {zip_path}")
 
-        dest.mkdir(parents=True, exist_ok=True)
-        with tqdm(total=needed, unit="B", unit_scale=True, unit_divisor=1024,
-                  desc=f"extract {zip_path.name}", disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for info, target in todo:
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + _EXTRACT_SUFFIX)
-                try:
-                    with zf.open(info) as src, open(tmp, "wb") as out:
-                        while True:
-                            try:
-                                chunk = src.read(1 << 20)
-                            except _ZIP_ERRORS as err:
-                                raise DownloadError(
-                                    f"{zip_path} is corrupt: member {info.filename} failed "
-                                    f"its integrity check ({err}); delete the archive and "
-                                    "download it again") from None
-                            if not chunk:
-                                break
-                            _write_chunk(out, chunk, target, "run again")
-                            bar.update(len(chunk))
-                    os.replace(tmp, target)
-                except _ZIP_ERRORS as err:  # raised by zf.open (bad local header, ...)
-                    raise DownloadError(
-                        f"{zip_path} is corrupt: member {info.filename} could not be read "
-                        f"({err}); delete the archive and download it again") from None
-                except RuntimeError as err:  # encrypted member
-                    raise DownloadError(f"cannot extract {info.filename} from {zip_path}: "
-                                        f"{err}") from None
-                finally:
-                    tmp.unlink(missing_ok=True)
-    return [info.filename for info, _ in plan]
+def _tar_members(tar_path: Path) -> list[_Member]:
+    """Every member, checked, after reading the archive to its very end: that is where a
+    gzip (bz2, xz) stream's checksum is verified, so damage is found before extraction."""
+    try:
+        with tarfile.open(tar_path, "r:*") as tf:
+            infos = tf.getmembers()
+            while tf.fileobj.read(1 << 20):
+                pass
+    except _TAR_ERRORS as err:
+        reason = " ".join(str(err).split())  # tarfile lists each method it tried, one a line
+        raise DownloadError(f"{tar_path} is not a readable tar archive ({reason}); it is "
+                            "corrupt or incomplete: delete it and download it again") from None
+    members = []
+    for info in infos:
+        if info.issym() or info.islnk():
+            raise _refuse_link(tar_path, info.name, "a link")
+        if not (info.isfile() or info.isdir()):
+            raise _refuse_link(tar_path, info.name, "a device, pipe or other special file")
+        parts = _safe_parts(info.name, tar_path)
+        if parts:
+            members.append(_Member(info.name, parts, info.size, info.isdir(), info))
+    return members
+
+
+def safe_extract_tar(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
+                     progress: bool = True, skip_existing: bool = False) -> list[str]:
+    """Extract a tar archive (plain or gzip/bzip2/xz compressed) safely into ``dest``.
+
+    Like :func:`safe_extract_zip`: the whole archive is read and every member checked
+    (absolute paths, ``..``, links, devices) before anything is written, then each file is
+    renamed into place whole. A compressed archive is thereby decompressed twice; the first
+    pass verifies its checksum, so a damaged download writes nothing.
+    """
+    tar_path, dest = Path(tar_path), Path(dest)
+    if not tar_path.is_file():
+        raise DownloadError(f"archive not found: {tar_path}")
+    members = _tar_members(tar_path)
+    with tarfile.open(tar_path, "r:*") as tf:
+        return _extract_members(tar_path, dest, members, tf.extractfile, _TAR_ERRORS,
+                                progress=progress, skip_existing=skip_existing)
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, progress: bool = True,
+                 skip_existing: bool = False) -> list[str]:
+    """:func:`safe_extract_zip` or :func:`safe_extract_tar`, whichever the file is."""
+    archive = Path(archive)
+    extract = safe_extract_zip if zipfile.is_zipfile(archive) else safe_extract_tar
+    return extract(archive, dest, progress=progress, skip_existing=skip_existing)
 
 
 # --------------------------------------------------------------------------------------------
 # ASVspoof 2019 LA
 # --------------------------------------------------------------------------------------------
 
-def _flac_stems(directory: Path) -> set[str]:
+def _audio_stems(directory: Path, ext: str) -> set[str]:
     if not directory.is_dir():
         return set()
     with os.scandir(directory) as it:
-        return {e.name[:-5] for e in it if e.name.endswith(".flac")}
+        return {e.name[:-len(ext)] for e in it if e.name.endswith(ext)}
+
+
+def _missing_audio_error(root: Path, lost: list[str], what: str) -> DataError:
+    """The corpus at ``root`` lacks the audio of ``lost`` (paths relative to ``root``)."""
+    shown = ", ".join(lost[:5])
+    more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+    return DataError(f"the dataset at {root} is incomplete: {len(lost)} utterance(s) listed in "
+                     f"the {what} have no audio file: {shown}{more}; re-run the download with "
+                     "--force (or download the archive again)")
 
 
 def verify_la(la_dir: str | os.PathLike,
@@ -470,41 +601,7 @@ def verify_la(la_dir: str | os.PathLike,
         DataError: a protocol is missing, lists utterances whose audio is missing (the first
             few are named, with the total), or has the wrong length.
     """
-    from .data.protocols import read_cm_protocol
-
-    la_dir = Path(la_dir)
-    counts: dict[str, int] = {}
-    missing: list[str] = []
-    n_missing = 0
-    wrong_counts: list[str] = []
-    for split, filename in CM_PROTOCOL_FILES.items():
-        protocol = la_dir / "ASVspoof2019_LA_cm_protocols" / filename
-        if not protocol.is_file():
-            raise DataError(f"CM protocol not found: {protocol}; the dataset is incomplete "
-                            "(re-run the download with --force, or download the archive again)")
-        records = list(read_cm_protocol(protocol))
-        counts[split] = len(records)
-        audio_dir = la_dir / f"ASVspoof2019_LA_{split}" / "flac"
-        present = _flac_stems(audio_dir)
-        lost = [r.utt_id for r in records if r.utt_id not in present]
-        n_missing += len(lost)
-        missing.extend(f"ASVspoof2019_LA_{split}/flac/{u}.flac"
-                       for u in lost[: max(0, 5 - len(missing))])
-        if expected_counts is not None and split in expected_counts \
-                and counts[split] != expected_counts[split]:
-            wrong_counts.append(f"{split}: {counts[split]:,} (expected "
-                                f"{expected_counts[split]:,})")
-    if n_missing:
-        more = f" and {n_missing - len(missing)} more" if n_missing > len(missing) else ""
-        raise DataError(
-            f"the dataset at {la_dir} is incomplete: {n_missing} utterance(s) listed in the CM "
-            f"protocols have no audio file: {', '.join(missing)}{more}; re-run the download "
-            "with --force (or download the archive again)")
-    if wrong_counts:
-        raise DataError(
-            f"the CM protocols under {la_dir} do not have the official ASVspoof 2019 LA sizes: "
-            f"{'; '.join(wrong_counts)}; this is not the official archive (or it is damaged)")
-    return counts
+    return verify_corpus(CORPORA["la2019"], la_dir, expected_counts)
 
 
 def _top_level(name: str) -> str:
@@ -512,11 +609,50 @@ def _top_level(name: str) -> str:
     return parts[0] if parts else ""
 
 
-def _write_marker(la_dir: Path, info: dict) -> None:
-    marker = la_dir / COMPLETE_MARKER
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+def _write_marker(folder: Path, info: dict) -> None:
+    """The completion marker, written last: extracted files first reach the disk."""
+    if hasattr(os, "sync"):
+        os.sync()  # extracted files are not fsynced one by one (see _extract_zip_member)
+    with atomic_write(folder / COMPLETE_MARKER) as fh:
+        fh.write(json.dumps(info, indent=2) + "\n")
+
+
+def _la_counts(expected_counts: Mapping[str, int] | str | None, zip_path, url: str
+               ) -> Mapping[str, int] | None:
+    """The protocol sizes ``prepare_la`` checks (see its ``expected_counts``)."""
+    if not isinstance(expected_counts, str):
+        return expected_counts
+    if expected_counts == "official" or (expected_counts == "auto" and zip_path is None
+                                         and url == OFFICIAL_LA_URL):
+        return OFFICIAL_LA_COUNTS
+    if expected_counts == "auto":
+        return None
+    raise ConfigError(f"expected_counts must be 'auto', 'official', None or a mapping, "
+                      f"not {expected_counts!r}")
+
+
+def _la_archive(dest: Path, url: str, zip_path, sha256: str | None, **fetch) -> Path:
+    """LA.zip: the user's own copy (checked against ``sha256``) or a verified download."""
+    if zip_path is None:
+        return download_file(url, dest / "LA.zip", sha256, desc="LA.zip", **fetch)
+    archive = Path(zip_path)
+    if not archive.is_file():
+        raise DownloadError(f"archive not found: {archive}; check the --zip path")
+    expected = _expected_digests(sha256=sha256)
+    if expected:
+        actual = file_digests(archive, expected, progress=fetch.get("progress", False))
+        if actual != expected:
+            raise DownloadError(_mismatch(str(archive), expected, actual))
+    return archive
+
+
+def _require_top_folder(archive: Path, folder: str, corpus: str) -> None:
+    with _open_zip(archive) as zf:
+        names = zf.namelist()
+    if not any(_top_level(n) == folder for n in names):
+        shown = ", ".join(sorted({_top_level(n) for n in names})[:5]) or "nothing"
+        raise DownloadError(f"{archive} has no top-level {folder}/ folder (it holds {shown}); "
+                            f"is it the {corpus} archive?")
 
 
 def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
@@ -551,43 +687,13 @@ def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
     """
     dest = Path(dest)
     la_dir = dest / "LA"
-    marker = la_dir / COMPLETE_MARKER
-    if marker.is_file() and not force:
+    if (la_dir / COMPLETE_MARKER).is_file() and not force:
         return la_dir
-
-    if isinstance(expected_counts, str):
-        if expected_counts == "official" or (expected_counts == "auto" and zip_path is None
-                                             and url == OFFICIAL_LA_URL):
-            counts: Mapping[str, int] | None = OFFICIAL_LA_COUNTS
-        elif expected_counts == "auto":
-            counts = None
-        else:
-            raise ValueError(f"expected_counts must be 'auto', 'official', None or a mapping, "
-                             f"not {expected_counts!r}")
-    else:
-        counts = expected_counts
-
-    marker.unlink(missing_ok=True)  # from here on the dataset counts as unfinished
-    if zip_path is not None:
-        archive = Path(zip_path)
-        if not archive.is_file():
-            raise DownloadError(f"archive not found: {archive}; check the --zip path")
-        if sha256 is not None:
-            actual = sha256_file(archive, progress=progress)
-            if actual != _normalize_sha256(sha256):
-                raise DownloadError(f"SHA-256 mismatch for {archive}: expected "
-                                    f"{_normalize_sha256(sha256)}, got {actual}")
-    else:
-        archive = download_file(url, dest / "LA.zip", sha256, retries=retries, backoff=backoff,
-                                timeout=timeout, progress=progress, desc="LA.zip")
-
-    with _open_zip(archive) as zf:
-        names = zf.namelist()
-    if not any(_top_level(n) == "LA" for n in names):
-        shown = ", ".join(sorted({_top_level(n) for n in names})[:5]) or "nothing"
-        raise DownloadError(f"{archive} has no top-level LA/ folder (it holds {shown}); is it "
-                            "the ASVspoof 2019 LA archive?")
-
+    counts = _la_counts(expected_counts, zip_path, url)
+    (la_dir / COMPLETE_MARKER).unlink(missing_ok=True)  # from here on: unfinished
+    archive = _la_archive(dest, url, zip_path, sha256, retries=retries, backoff=backoff,
+                          timeout=timeout, progress=progress)
+    _require_top_folder(archive, "LA", "ASVspoof 2019 LA")
     safe_extract_zip(archive, dest, progress=progress, skip_existing=not force)
     found = verify_la(la_dir, counts)
     _write_marker(la_dir, {
@@ -598,6 +704,147 @@ def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
     if remove_archive:
         archive.unlink(missing_ok=True)
     return la_dir
+
+
+# --------------------------------------------------------------------------------------------
+# Any corpus
+# --------------------------------------------------------------------------------------------
+
+def verify_corpus(corpus: Corpus | str, root: str | os.PathLike,
+                  expected_counts: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Check that every trial of each split's protocol has its audio file under ``root``.
+
+    Returns the number of trials per split; with ``expected_counts`` the protocols must
+    list exactly that many.
+
+    Raises:
+        DataError: a protocol is missing, lists trials whose audio is missing (the first
+            few are named, with the total), or has the wrong length.
+    """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
+    root = Path(root)
+    counts: dict[str, int] = {}
+    lost: list[str] = []
+    for split in corpus.splits:
+        files = corpus.split_files(root, split)
+        if not files.protocol.is_file():
+            raise DataError(f"protocol not found: {files.protocol}; the dataset is incomplete "
+                            "(re-run the download with --force, or download the archive again)")
+        records = corpus.reader(files.protocol)
+        counts[split] = len(records)
+        present = _audio_stems(files.audio_dir, files.audio_ext)
+        folder = Path(os.path.relpath(files.audio_dir, root)).as_posix()
+        lost += [f"{folder}/{r.utt_id}{files.audio_ext}" for r in records if r.utt_id not in present]
+    if lost:
+        raise _missing_audio_error(root, lost, f"{corpus.title} protocols")
+    wrong = [f"{split}: {counts[split]:,} (expected {n:,})"
+             for split, n in (expected_counts or {}).items() if counts.get(split) != n]
+    if wrong:
+        raise DataError(f"the protocols under {root} do not have the official {corpus.title} "
+                        f"sizes: {'; '.join(wrong)}; this is not the official release (or it "
+                        "is damaged)")
+    return counts
+
+
+def _state_path(dest: Path, corpus: Corpus) -> Path:
+    """Where prepare_corpus records the archives it has verified and extracted."""
+    return dest / f".aasist_{corpus.name}_archives.json"
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _checked_archive(path: Path, archive: Archive, recorded: Mapping[str, Any] | None,
+                     progress: bool) -> dict[str, Any]:
+    """Size, MD5 and SHA-256 of a downloaded archive, checked against the published
+    checksum and against what an earlier verified download recorded. A mismatch removes
+    the file (the next run downloads it again) and raises DownloadError."""
+    expected = _expected_digests(md5=archive.md5, sha256=archive.sha256)
+    for name in ("md5", "sha256"):
+        if recorded and name in recorded and name not in expected:
+            expected[name] = recorded[name]
+    actual = file_digests(path, ("md5", "sha256"), progress=progress)
+    if any(actual[k] != v for k, v in expected.items()):
+        path.unlink(missing_ok=True)
+        published = "published" if archive.md5 or archive.sha256 else "recorded at the first download"
+        raise DownloadError(f"{_mismatch(str(path), expected, actual)} (the {published} "
+                            f"checksum); the file was removed: run again to download it afresh")
+    return {"size": path.stat().st_size, **actual}
+
+
+def _fetch_archives(corpus: Corpus, dest: Path, archive_dir: Path, mirror: str | None,
+                    force: bool, remove_archives: bool, fetch: dict) -> dict:
+    """Download, check and extract every archive not yet done; returns the state record."""
+    state_path = _state_path(dest, corpus)
+    state = _read_state(state_path)
+    for archive in corpus.archives:
+        if state.get(archive.name, {}).get("extracted") and not force:
+            continue
+        url = f"{mirror.rstrip('/')}/{archive.name}" if mirror else archive.url
+        path = download_file(url, archive_dir / archive.name, desc=archive.name, **fetch)
+        record = _checked_archive(path, archive, state.get(archive.name), fetch["progress"])
+        safe_extract(path, dest / corpus.extract_to, progress=fetch["progress"],
+                     skip_existing=not force)
+        state[archive.name] = {**record, "url": url, "extracted": True}
+        with atomic_write(state_path) as fh:
+            fh.write(json.dumps(state, indent=2) + "\n")
+        if remove_archives:
+            path.unlink(missing_ok=True)
+    return state
+
+
+def prepare_corpus(name: str | Corpus, dest: str | os.PathLike = ".", *, mirror: str | None = None,
+                   archive_dir: str | os.PathLike | None = None, force: bool = False,
+                   remove_archives: bool = False, progress: bool = True, retries: int = 5,
+                   backoff: float = 1.0, timeout: float = 60.0) -> Path:
+    """Download, check, extract and verify a corpus; return its folder (the ``--root``).
+
+    1. If ``<folder>/.aasist_complete`` exists and not ``force``: return at once.
+    2. Each archive of the registry entry not yet extracted by an earlier run is downloaded
+       into ``archive_dir`` (default ``dest``; resumable, see :func:`download_file`; an
+       archive already there is used as it is), checked against its published MD5/SHA-256
+       and against the size/MD5/SHA-256 recorded after an earlier verified download, then
+       extracted safely (zip or tar, see :func:`safe_extract`) and recorded in
+       ``dest/.aasist_<name>_archives.json``; with ``remove_archives`` it is deleted then.
+    3. Every split's protocol must list only trials whose audio is there (and, for the
+       official files, as many as the release has where the organisers state it).
+    4. The completion marker records the counts and each archive's size and checksums.
+
+    ``name``: a registry name (or a :class:`~aasist.data.corpora.Corpus`, e.g. one with
+    other archives). ``mirror``: a URL folder that serves the archives under their own
+    names, used instead of the official URLs. Interrupting is safe: the next call continues
+    where it stopped.
+
+    Raises:
+        DownloadError: a download, checksum or extraction failure.
+        DataError: the extracted corpus fails verification.
+        ConfigError: an unknown corpus name.
+    """
+    corpus = name if isinstance(name, Corpus) else get_corpus(name)
+    dest = Path(dest)
+    if corpus.name == "la2019":
+        local = Path(archive_dir or dest) / "LA.zip"
+        url = f"{mirror.rstrip('/')}/LA.zip" if mirror else OFFICIAL_LA_URL
+        return prepare_la(dest, url=url, zip_path=local if local.is_file() else None,
+                          force=force, remove_archive=remove_archives, progress=progress,
+                          retries=retries, backoff=backoff, timeout=timeout)
+    root = dest / corpus.root
+    if (root / COMPLETE_MARKER).is_file() and not force:
+        return root
+    (root / COMPLETE_MARKER).unlink(missing_ok=True)
+    fetch = dict(retries=retries, backoff=backoff, timeout=timeout, progress=progress)
+    state = _fetch_archives(corpus, dest, Path(archive_dir or dest), mirror, force,
+                            remove_archives, fetch)
+    counts = verify_corpus(corpus, root, corpus.counts if mirror is None else None)
+    _write_marker(root, {
+        "corpus": corpus.name, "counts": counts, "archives": state,
+        "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return root
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Score a split of an LA-format corpus, write the official score file, compute metrics.
+"""Score a split of any registered corpus, write its official score file, compute metrics.
 
-Scores are joined to the protocol by utterance id, never by position (the official code
-zips DataLoader order against protocol lines and relies on them agreeing). Dev metrics
-use the dev ASV scores; the official training script uses the eval ASV file for dev,
-which we do not copy.
+The corpus is the config's ``corpus`` key (see :mod:`aasist.data.corpora`), found under
+``database_path``. Scores are joined to the protocol by utterance id, never by position
+(the official code zips DataLoader order against protocol lines and relies on them
+agreeing). ASVspoof 2019 LA dev metrics use the dev ASV scores; the official training
+script uses the eval ASV file for dev, which we do not copy. ASVspoof 2021 LA metrics
+use the organisers' ASV scores shipped with the keys.
 """
 from __future__ import annotations
 
@@ -16,35 +18,55 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import metrics, plots
+from . import plots
 from .config import loader_workers
 from .data.cache import DecodedCache
+from .data.corpora import DEFAULT, Corpus, asv_files_2021, get_corpus
 from .data.datasets import EvalDataset
-from .data.protocols import CmRecord, la_paths, read_cm_protocol
+from .data.protocols import la_paths
+from .data.scores import write_scores
 from .errors import DataError
+from .fileio import atomic_write
+from .reports import corpus_report, format_corpus_report, load_asv_2021
 from .runtime import autocast, resolve_device
 
 DOWNLOAD_HINT = ("download the dataset with `python scripts/download_dataset.py --dest .` "
                  "(or set database_path), or run the mini demo with config/mini.conf")
 
 
-def load_split(config: Mapping[str, Any], split: str) -> tuple[list[CmRecord], Any, Path | None]:
-    """Protocol records, audio source (folder or decoded cache) and ASV score path of a split."""
-    paths = la_paths(config["database_path"], split)
-    if not paths.protocol.is_file():
-        raise DataError(f"{paths.protocol}: ASVspoof 2019 LA {split} protocol not found; {DOWNLOAD_HINT}")
-    records = read_cm_protocol(paths.protocol)
-    source: Any = paths.flac_dir
+def corpus_of(config: Mapping[str, Any]) -> Corpus:
+    """The registry entry the config's ``corpus`` key names (default ``la2019``)."""
+    return get_corpus(config.get("corpus", DEFAULT))
+
+
+def load_split(config: Mapping[str, Any], split: str) -> tuple[list, Any, Path | None]:
+    """Protocol records, audio source (folder or decoded cache) and, for ASVspoof 2019 LA,
+    the ASV score path (None elsewhere, or when the file is absent) of a split."""
+    corpus, root = corpus_of(config), config["database_path"]
+    files = corpus.split_files(root, split)
+    if not files.protocol.is_file():
+        raise DataError(f"{files.protocol}: {corpus.title} {split} protocol not found; {DOWNLOAD_HINT}")
+    records = corpus.reader(files.protocol)
+    if split == "dev" and config.get("max_dev_items"):
+        records = records[:config["max_dev_items"]]
+    source: Any = files.audio_dir
     if config.get("use_cache"):
-        cache_dir = Path(config.get("cache_dir") or Path(config["database_path"]) / ".cache")
-        source = DecodedCache.build_or_load(records, paths.flac_dir, cache_dir / split)
-    asv = paths.asv_scores if paths.asv_scores is not None and paths.asv_scores.is_file() else None
+        cache_dir = Path(config.get("cache_dir") or Path(root) / ".cache")
+        name = split if corpus.name == DEFAULT else f"{corpus.name}-{split}"
+        source = DecodedCache.build_or_load(records, files.audio_dir, cache_dir / name,
+                                            audio_ext=files.audio_ext)
+    asv = None
+    if corpus.name == "la2019":
+        asv = la_paths(root, split).asv_scores
+        asv = asv if asv is not None and asv.is_file() else None
     return records, source, asv
 
 
 def eval_loader(records, source, config: Mapping[str, Any], device: torch.device) -> DataLoader:
     """Batched, ordered loader over first-window crops (official evaluation input)."""
-    dataset = EvalDataset(records, source, config["model_config"]["nb_samp"])
+    corpus = corpus_of(config)
+    dataset = EvalDataset(records, source, config["model_config"]["nb_samp"],
+                          audio_ext=corpus.audio_ext, resample=corpus.resample)
     return DataLoader(dataset, batch_size=config["batch_size"], shuffle=False,
                       num_workers=loader_workers(config),
                       pin_memory=device.type == "cuda", persistent_workers=False)
@@ -64,7 +86,7 @@ def score_loader(model: torch.nn.Module, loader: DataLoader, device: torch.devic
     return scores
 
 
-def join_scores(records: Sequence[CmRecord], scores: Mapping[str, float]) -> np.ndarray:
+def join_scores(records: Sequence[Any], scores: Mapping[str, float]) -> np.ndarray:
     """Scores in protocol order, matched by utterance id; missing or extra ids are an error."""
     wanted = [r.utt_id for r in records]
     missing = [u for u in wanted if u not in scores]
@@ -79,54 +101,51 @@ def join_scores(records: Sequence[CmRecord], scores: Mapping[str, float]) -> np.
     return np.array([scores[u] for u in wanted], dtype=np.float64)
 
 
-def write_score_file(path: Path, records: Sequence[CmRecord], values: np.ndarray) -> Path:
-    """Official 4-column CM score file: ``utt_id source key score`` (source = attack or '-')."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        for record, value in zip(records, values):
-            fh.write(f"{record.utt_id} {record.attack} {record.key} {float(value)!r}\n")
-    tmp.replace(path)
-    return path
-
-
-def report_for(records: Sequence[CmRecord], values: np.ndarray, asv_path: Path | None) -> dict:
-    """Metrics report (EER, t-DCF when ASV scores exist, per-attack EER) of joined scores."""
-    is_bona = np.array([r.key == "bonafide" for r in records])
-    sources = [r.attack for r in records if r.key != "bonafide"]
-    asv = {}
-    if asv_path is not None:
-        a = metrics.read_asv_scores(asv_path)
-        asv = dict(asv_target=a.target, asv_nontarget=a.nontarget, asv_spoof=a.spoof)
-    return metrics.report_from_arrays(values[is_bona], values[~is_bona], sources, **asv)
-
-
-def save_figures(records: Sequence[CmRecord], values: np.ndarray, report: Mapping[str, Any],
+def save_figures(records: Sequence[Any], values: np.ndarray, report: Mapping[str, Any],
                  out_dir: Path, prefix: str = "") -> list[Path]:
-    """DET curve, score histograms per attack and per-attack EER bars as PNG files."""
+    """DET curve, score histograms (per attack where the corpus names attacks) and
+    per-attack EER bars as PNG files, of the trials the report covers (its subset)."""
+    if report.get("subset"):
+        keep = np.array([r.subset == report["subset"] for r in records], dtype=bool)
+        records, values = [r for r, k in zip(records, keep) if k], values[keep]
     is_bona = np.array([r.key == "bonafide" for r in records])
-    attacks = np.array([r.attack for r in records])
-    by_attack = {a: values[(attacks == a) & ~is_bona] for a in report["per_attack_eer_percent"]}
-    return [
+    attacks = np.array([r.attack for r in records], dtype=object)
+    per_attack = {a: v for a, v in report["per_attack_eer_percent"].items() if v is not None}
+    by_attack = {a: values[(attacks == a) & ~is_bona] for a in per_attack} or values[~is_bona]
+    paths = [
         plots.plot_det(values[is_bona], values[~is_bona], out_dir / f"{prefix}det_curve.png"),
         plots.plot_score_histograms(values[is_bona], by_attack, out_dir / f"{prefix}score_histograms.png"),
-        plots.plot_per_attack_eer(report["per_attack_eer_percent"], out_dir / f"{prefix}per_attack_eer.png",
-                                  pooled_eer_percent=report["eer_percent"]),
     ]
+    if per_attack:
+        paths.append(plots.plot_per_attack_eer(per_attack, out_dir / f"{prefix}per_attack_eer.png",
+                                               pooled_eer_percent=report["eer_percent"]))
+    return paths
+
+
+def _asv_for(config: Mapping[str, Any], split: str, la2019_asv: Path | None, subset: str):
+    """The ASV scores a corpus report takes (see :func:`aasist.reports.corpus_report`)."""
+    corpus = corpus_of(config)
+    if corpus.name == "la2021":
+        found = asv_files_2021(corpus.split_files(config["database_path"], split).protocol)
+        return None if found is None else load_asv_2021(*found, subset=subset)
+    return la2019_asv
 
 
 def evaluate_split(model: torch.nn.Module, config: Mapping[str, Any], split: str, device: torch.device,
                    score_path: Path | None = None, amp: bool = False, progress: bool = True,
-                   figures_dir: Path | None = None, figure_prefix: str = "") -> dict:
-    """Score one split; optionally write its score file and figures. Returns the report."""
+                   figures_dir: Path | None = None, figure_prefix: str = "",
+                   subset: str = "eval") -> dict:
+    """Score one split; optionally write its score file (in the corpus's official format)
+    and figures. Returns the corpus report (``subset``: the ASVspoof 2021 subset)."""
+    corpus = corpus_of(config)
     records, source, asv = load_split(config, split)
     scores = score_loader(model, eval_loader(records, source, config, device), device, amp,
                           progress, desc=f"scoring {split}")
     values = join_scores(records, scores)
     if score_path is not None:
-        write_score_file(score_path, records, values)
-    report = report_for(records, values, asv)
+        write_scores(corpus.score_format, score_path, records, values)
+    report = corpus_report(corpus.name, records, values, subset=subset,
+                           asv=_asv_for(config, split, asv, subset))
     if figures_dir is not None:
         save_figures(records, values, report, figures_dir, figure_prefix)
     return report
@@ -144,17 +163,26 @@ def split_report(run_metrics: Mapping[str, Any], split: str = "eval") -> dict:
 
 def evaluate_weights(config: Mapping[str, Any], weights: str | Path, split: str = "eval",
                      out_dir: str | Path | None = None, device: str | None = None,
-                     amp: bool = False, progress: bool = True) -> dict:
-    """`python -m aasist evaluate`: weights -> score file, metrics.json, figures, text report."""
-    from . import build_model, load_weights
+                     amp: bool = False, progress: bool = True, subset: str = "eval") -> dict:
+    """`python -m aasist evaluate`: weights -> score file, metrics.json, figures, text report.
 
+    The corpus is ``config["corpus"]`` under ``config["database_path"]``; every trial of
+    ``split`` is scored (so the score file is a complete official submission) and the
+    metrics are computed on ``subset`` where the corpus has subsets (ASVspoof 2021).
+    """
+    from .model import build_model, load_weights
+
+    corpus = corpus_of(config)
+    corpus.check_split(split)
     dev = resolve_device(device)
-    out = Path(out_dir or f"runs/evaluate-{Path(weights).stem}-{split}")
+    tag = split if corpus.name == DEFAULT else f"{corpus.name}-{split}"
+    out = Path(out_dir or f"runs/evaluate-{Path(weights).stem}-{tag}")
     model = load_weights(build_model(config["model_config"]).to(dev), weights)
-    report = evaluate_split(model, config, split, dev, score_path=out / f"{split}_scores.txt",
-                            amp=amp, progress=progress, figures_dir=out)
+    suffix = ".tsv" if corpus.score_format == "asvspoof5" else ".txt"
+    report = evaluate_split(model, config, split, dev, score_path=out / f"{split}_scores{suffix}",
+                            amp=amp, progress=progress, figures_dir=out, subset=subset)
     report = {"split": split, "weights": str(weights), **report}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    report["text"] = metrics.format_report(report) + f"\n\nwritten to {out}/"
+    with atomic_write(out / "metrics.json") as fh:
+        fh.write(json.dumps(report, indent=2) + "\n")
+    report["text"] = format_corpus_report(report) + f"\n\nwritten to {out}/"
     return report

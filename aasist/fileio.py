@@ -10,12 +10,15 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 @contextmanager
-def atomic_write(path: PathLike, mode: str = "w", **open_args) -> Iterator[IO]:
+def atomic_write(path: PathLike, mode: str = "w", *, durable: bool = True,
+                 **open_args) -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; on success rename it over ``path``.
 
     A crash, a kill or an exception inside the block leaves ``path`` as it was (old content
     or absent) and removes the temporary file. The rename is atomic on POSIX and Windows
     because both files live in the same folder. Parent folders are created.
+    ``durable=False`` skips the fsync before the rename: for the many files of an archive
+    extraction, whose caller syncs once before it writes its completion marker.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +27,8 @@ def atomic_write(path: PathLike, mode: str = "w", **open_args) -> Iterator[IO]:
         with open(tmp, mode, **open_args) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

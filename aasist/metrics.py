@@ -1,11 +1,14 @@
-"""Detection metrics for spoofing countermeasures (CM): DET, EER, min t-DCF, score files.
+"""Detection metrics for spoofing countermeasures (CM): DET, EER, min t-DCF (ASVspoof 2019
+and 2021), min/actual DCF and Cllr (ASVspoof 5). Pure maths: arrays in, numbers out
+(reading score files is :mod:`aasist.data.scores`' job).
 
 Conventions (the ASVspoof ones):
 
 - Scores are float64; a higher score means "more bona fide" (or "more target" for ASV).
 - Rates and EERs are fractions in [0, 1]; only the report (``*_percent`` keys) uses percent.
-- The numbers match the official ASVspoof 2019 evaluation code (``evaluation.py`` of
-  clovaai/aasist, ``tDCF_python_v2``) exactly, quirks included: ties are broken with a
+- The numbers match the official evaluation code (ASVspoof 2019: ``evaluation.py`` of
+  clovaai/aasist, ``tDCF_python_v2``; ASVspoof 2021: ``eval-package``; ASVspoof 5:
+  ``evaluation-package``) exactly, quirks included: ties are broken with a
   stable sort that puts the positive class first, the EER is the mean of the miss and
   false-alarm rates at the operating point where they are closest, and the ASV operating
   point is the ASV EER threshold, applied as "accept if score >= threshold".
@@ -19,20 +22,14 @@ t-DCF code applies (``np.unique(scores).size < 3``).
 from __future__ import annotations
 
 import math
-import os
 import re
-from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
-
-from .errors import DataError
 
 __all__ = [
     "COST_MODEL_2019",
     "COST_MODEL_2021",
-    "CMScores",
-    "ASVScores",
     "compute_det_curve",
     "compute_eer",
     "asv_error_rates",
@@ -40,10 +37,12 @@ __all__ = [
     "tdcf_curve_2021",
     "min_tdcf_2019",
     "min_tdcf_2021",
-    "read_cm_scores",
-    "read_asv_scores",
+    "DCF_COST_MODEL",
+    "min_dcf",
+    "act_dcf",
+    "cllr",
+    "natural_key",
     "report_from_arrays",
-    "score_report",
     "format_report",
 ]
 
@@ -70,13 +69,18 @@ COST_MODEL_2021: Mapping[str, float] = {
 }
 """Revised t-DCF cost model of ASVspoof 2021 (Kinnunen et al., IEEE/ACM TASLP 2020)."""
 
+DCF_COST_MODEL: Mapping[str, float] = {
+    "Pspoof": _PSPOOF,                  # prior of a spoof among the CM's inputs
+    "Cmiss": 1.0,                       # CM rejects bona fide speech
+    "Cfa": 10.0,                        # CM accepts a spoof
+}
+"""Cost model of the stand-alone CM detection cost (ASVspoof 5 track 1 evaluation plan)."""
+
 # The official 2019 dict also carries "Cmiss" and "Cfa", which the legacy formula never
 # reads; accepting them lets a caller pass that dict unchanged.
 _IGNORED_2019_KEYS = frozenset({"Cmiss", "Cfa"})
 
-CM_KEYS = ("bonafide", "spoof")
-ASV_KEYS = ("target", "nontarget", "spoof")
-# Source column values that mean "no attack" in CM files (protocols use "-").
+# Attack ids that mean "no attack" (protocols write "-", some score files "bonafide").
 _BONAFIDE_SOURCES = ("-", "bonafide")
 
 
@@ -288,175 +292,79 @@ def min_tdcf_2021(bona_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
     return float(curve.min()), curve, thresholds
 
 
-# --------------------------------------------------------------------------- score files
+# --------------------------------------------------------------------------- DCF, Cllr
 
-@dataclass(frozen=True)
-class CMScores:
-    """A CM score file: N trials of ``utt_id source key score``.
+def _dcf_costs(cost_model: Mapping[str, float] | None) -> tuple[float, float, float]:
+    """(Pspoof, Cmiss, Cfa) of ``cost_model`` merged over :data:`DCF_COST_MODEL`."""
+    merged = dict(DCF_COST_MODEL)
+    if cost_model is not None:
+        unknown = sorted(set(cost_model) - set(DCF_COST_MODEL))
+        if unknown:
+            raise ValueError(f"unknown cost model key(s) {unknown}; valid keys: "
+                             f"{sorted(DCF_COST_MODEL)}")
+        merged.update(cost_model)
+    if not all(isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(v) and v > 0
+               for v in merged.values()) or merged["Pspoof"] >= 1:
+        raise ValueError(f"DCF cost model {merged}: costs must be positive numbers and "
+                         "0 < Pspoof < 1")
+    return float(merged["Pspoof"]), float(merged["Cmiss"]), float(merged["Cfa"])
 
-    ``utt_ids``, ``sources`` (attack id, or ``-``/``bonafide``), ``keys`` (``bonafide`` or
-    ``spoof``) are lists of N strings; ``scores`` is (N,) float64.
+
+def min_dcf(bona, spoof, cost_model: Mapping[str, float] | None = None) -> float:
+    """Normalised minimum detection cost of a stand-alone CM (ASVspoof 5 track 1).
+
+    ``DCF(t) = Cmiss (1 - Pspoof) Pmiss(t) + Cfa Pspoof Pfa(t)`` over the DET thresholds,
+    divided by ``min(Cmiss (1 - Pspoof), Cfa Pspoof)`` (the better of accept-all and
+    reject-all), so min DCF <= 1. Args: ``bona`` (Nb,), ``spoof`` (Ns,) scores.
     """
-
-    path: str
-    utt_ids: list[str]
-    sources: list[str]
-    keys: list[str]
-    scores: np.ndarray
-
-    @property
-    def is_bonafide(self) -> np.ndarray:
-        """(N,) bool mask of bona fide trials."""
-        return np.array([k == "bonafide" for k in self.keys], dtype=bool)
-
-    @property
-    def bona(self) -> np.ndarray:
-        """(Nb,) bona fide scores."""
-        return self.scores[self.is_bonafide]
-
-    @property
-    def spoof(self) -> np.ndarray:
-        """(Ns,) spoof scores, in file order."""
-        return self.scores[~self.is_bonafide]
-
-    @property
-    def spoof_sources(self) -> list[str]:
-        """(Ns,) attack id of each spoof trial, aligned with :attr:`spoof`."""
-        return [s for s, k in zip(self.sources, self.keys) if k != "bonafide"]
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    p_spoof, c_miss, c_fa = _dcf_costs(cost_model)
+    frr, far, _ = _det(pos, neg)
+    p_target = 1 - p_spoof
+    cost = c_miss * frr * p_target + c_fa * far * (1 - p_target)  # the official order
+    return float(cost.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
 
 
-@dataclass(frozen=True)
-class ASVScores:
-    """An ASV score file: N trials of ``source key score``; ``scores`` is (N,) float64."""
+def act_dcf(bona, spoof, cost_model: Mapping[str, float] | None = None) -> tuple[float, float]:
+    """Normalised detection cost at the Bayes threshold, reading scores as natural-log LLRs.
 
-    path: str
-    sources: list[str]
-    keys: list[str]
-    scores: np.ndarray
-
-    def _of(self, key: str) -> np.ndarray:
-        return self.scores[np.array([k == key for k in self.keys], dtype=bool)]
-
-    @property
-    def target(self) -> np.ndarray:
-        return self._of("target")
-
-    @property
-    def nontarget(self) -> np.ndarray:
-        return self._of("nontarget")
-
-    @property
-    def spoof(self) -> np.ndarray:
-        return self._of("spoof")
-
-
-def _data_lines(path) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line_no, fields)`` for each non-blank, non-comment line; DataError if none."""
-    path = os.fspath(path)
-    found = False
-    with open(path, encoding="utf-8") as fh:
-        line_no = 0
-        try:
-            for line_no, line in enumerate(fh, start=1):
-                fields = line.split()
-                if not fields or fields[0].startswith("#"):
-                    continue  # blank lines and '#' comments are skipped, as np.genfromtxt does
-                found = True
-                yield line_no, fields
-        except UnicodeDecodeError:
-            raise DataError(f"{path}:{line_no + 1}: not UTF-8 text; pass a plain-text score "
-                            "file") from None
-    if not found:
-        raise DataError(f"{path}:1: the file holds no scores (empty); "
-                        "re-run the scoring step that writes it")
-
-
-def _parse_score(path: str, line_no: int, token: str) -> float:
-    try:
-        value = float(token)
-    except ValueError:
-        raise DataError(f"{path}:{line_no}: score {token!r} is not a number; "
-                        "the last column must be a float score") from None
-    if not math.isfinite(value):
-        raise DataError(f"{path}:{line_no}: score {token!r} is not finite; "
-                        "fix the scoring step so it writes finite scores") from None
-    return value
-
-
-def read_cm_scores(path: str | os.PathLike) -> CMScores:
-    """Read a CM score file (``utt_id source key score`` per line, whitespace separated).
-
-    Blank lines and ``#`` comments are skipped. Raises DataError naming ``path:line`` on an
-    empty file, a wrong column count, a non-numeric or non-finite score, a duplicated
-    utterance id, an unknown key, or a bona fide trial with an attack id as source.
+    The threshold is ``-log(beta)``, ``beta = Cmiss (1 - Pspoof) / (Cfa Pspoof)`` (-0.642
+    for the default costs); a bona fide trial is missed when its score is below it, a spoof
+    accepted when its score is at or above it. Returns ``(act_dcf, threshold)``; a
+    badly calibrated system scores far above its :func:`min_dcf`.
     """
-    path = os.fspath(path)
-    utt_ids: list[str] = []
-    sources: list[str] = []
-    keys: list[str] = []
-    scores: list[float] = []
-    seen: dict[str, int] = {}
-    for line_no, fields in _data_lines(path):
-        if len(fields) != 4:
-            hint = (" (this looks like an ASV score file; pass it as the ASV scores)"
-                    if len(fields) == 3 and fields[1] in ASV_KEYS else "")
-            raise DataError(f"{path}:{line_no}: expected 4 columns 'utt_id source key score', "
-                            f"found {len(fields)}{hint}; write one trial per line")
-        utt, source, key, token = fields
-        if key not in CM_KEYS:
-            raise DataError(f"{path}:{line_no}: unknown key {key!r}; the third column must be "
-                            f"one of {', '.join(CM_KEYS)}")
-        if key == "bonafide" and source not in _BONAFIDE_SOURCES:
-            raise DataError(f"{path}:{line_no}: bona fide trial has attack id {source!r}; "
-                            "bona fide trials take source '-' (or 'bonafide')")
-        if utt in seen:
-            raise DataError(f"{path}:{line_no}: utterance id {utt!r} is duplicated (first on "
-                            f"line {seen[utt]}); score each utterance once")
-        value = _parse_score(path, line_no, token)
-        seen[utt] = line_no
-        utt_ids.append(utt)
-        sources.append(source)
-        keys.append(key)
-        scores.append(value)
-    return CMScores(path, utt_ids, sources, keys, np.asarray(scores, dtype=np.float64))
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    p_spoof, c_miss, c_fa = _dcf_costs(cost_model)
+    threshold = -np.log(c_miss * (1 - p_spoof) / (c_fa * p_spoof))
+    p_miss = np.count_nonzero(pos < threshold) / pos.size
+    p_fa = np.count_nonzero(neg >= threshold) / neg.size
+    cost = c_miss * (1 - p_spoof) * p_miss + c_fa * p_spoof * p_fa
+    return float(cost / min(c_fa * p_spoof, c_miss * (1 - p_spoof))), float(threshold)
 
 
-def read_asv_scores(path: str | os.PathLike) -> ASVScores:
-    """Read an ASV score file (``source key score`` per line, key target|nontarget|spoof).
+def cllr(bona, spoof) -> float:
+    """Log-likelihood-ratio cost in bits, reading scores as natural-log LLRs.
 
-    Raises DataError naming ``path:line`` on an empty file, a wrong column count, a
-    non-numeric or non-finite score, or an unknown key.
+    ``0.5 * (mean log2(1 + e^-s) over bona fide + mean log2(1 + e^s) over spoofs)``: 0 for
+    a perfect, calibrated system, 1 for one that always says "no idea" (LLR 0). Computed
+    with ``logaddexp``, so it stays finite where the official ``log1p(exp(.))`` overflows
+    (scores beyond about 709).
     """
-    path = os.fspath(path)
-    sources: list[str] = []
-    keys: list[str] = []
-    scores: list[float] = []
-    for line_no, fields in _data_lines(path):
-        if len(fields) != 3:
-            hint = (" (this looks like a CM score file; pass it as the CM scores)"
-                    if len(fields) == 4 and fields[2] in CM_KEYS else "")
-            raise DataError(f"{path}:{line_no}: expected 3 columns 'source key score', "
-                            f"found {len(fields)}{hint}; use the organisers' ASV score file")
-        source, key, token = fields
-        if key not in ASV_KEYS:
-            raise DataError(f"{path}:{line_no}: unknown key {key!r}; the second column must be "
-                            f"one of {', '.join(ASV_KEYS)}")
-        scores.append(_parse_score(path, line_no, token))
-        sources.append(source)
-        keys.append(key)
-    return ASVScores(path, sources, keys, np.asarray(scores, dtype=np.float64))
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    return float(0.5 * (np.mean(np.logaddexp(0, -pos)) + np.mean(np.logaddexp(0, neg)))
+                 / np.log(2))
 
 
 # --------------------------------------------------------------------------- reports
 
-def _natural_key(name: str) -> list:
-    """Sort key so that A2 < A10 (attack ids are letters + numbers)."""
+def natural_key(name: str) -> list:
+    """Sort key so that A2 < A10 (attack and codec ids are letters + numbers)."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
 def report_from_arrays(bona_cm, spoof_cm, spoof_sources: Sequence[str] | None = None,
                        asv_target=None, asv_nontarget=None, asv_spoof=None) -> dict:
-    """Metrics report from in-memory scores (what :func:`score_report` returns).
+    """Metrics report of a 2019 LA-style evaluation from in-memory scores.
 
     Args: ``bona_cm`` (Nb,), ``spoof_cm`` (Ns,) CM scores; ``spoof_sources`` (Ns,) attack id
     of each spoof trial (ids ``-``/``bonafide`` are left out of the breakdown; None: no
@@ -475,7 +383,7 @@ def report_from_arrays(bona_cm, spoof_cm, spoof_sources: Sequence[str] | None = 
         if sources.shape != spoof.shape:
             raise ValueError(f"spoof_sources has {sources.size} entries for {spoof.size} spoof "
                              "scores; give one attack id per spoof trial")
-        attacks = sorted({s for s in sources if s not in _BONAFIDE_SOURCES}, key=_natural_key)
+        attacks = sorted({s for s in sources if s not in _BONAFIDE_SOURCES}, key=natural_key)
         for attack in attacks:
             # The pooled check already guarantees finite, non-empty scores; like the official
             # breakdown, a single attack is not re-checked for hard decisions.
@@ -505,45 +413,12 @@ def report_from_arrays(bona_cm, spoof_cm, spoof_sources: Sequence[str] | None = 
     }
 
 
-def score_report(cm_path: str | os.PathLike, asv_path: str | os.PathLike | None = None) -> dict:
-    """Read a CM score file (and an ASV score file) and return :func:`report_from_arrays`.
-
-    Raises DataError naming the file when it is malformed or lacks a class.
-    """
-    cm = read_cm_scores(cm_path)
-    if not np.any(cm.is_bonafide) or np.all(cm.is_bonafide):
-        missing = "bonafide" if not np.any(cm.is_bonafide) else "spoof"
-        raise DataError(f"{cm.path}: no '{missing}' trials; the EER needs both bonafide and "
-                        "spoof trials")
-    try:
-        _check_pair(cm.bona, cm.spoof, "CM bona fide scores", "CM spoof scores")
-    except ValueError as exc:
-        raise DataError(f"{cm.path}: {exc}") from None
-    if asv_path is None:
-        return report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources)
-
-    asv = read_asv_scores(asv_path)
-    for key in ASV_KEYS:
-        if key not in asv.keys:
-            raise DataError(f"{asv.path}: no '{key}' trials; the t-DCF needs target, nontarget "
-                            "and spoof ASV scores (the organisers' *.asv.*.gi.trl.scores.txt)")
-    try:
-        _check_pair(asv.target, asv.nontarget, "ASV target scores", "ASV nontarget scores")
-        return report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources,
-                                  asv.target, asv.nontarget, asv.spoof)
-    except DataError:
-        raise
-    except ValueError as exc:
-        # What is left (e.g. an undefined t-DCF) depends on both files.
-        raise DataError(f"{cm.path} with {asv.path}: {exc}") from None
-
-
 def _fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
 def format_report(report: Mapping) -> str:
-    """Render a :func:`score_report` dict as a plain-text table (no trailing newline)."""
+    """Render a :func:`report_from_arrays` dict as a plain-text table (no trailing newline)."""
     lines = [
         f"{'trials':<24}{report['n_bonafide']} bona fide, {report['n_spoof']} spoof",
         f"{'CM EER':<24}{_fmt(report['eer_percent'], '.4f')} %"

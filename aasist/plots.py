@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .metrics import _natural_key, compute_det_curve, compute_eer
+from .metrics import compute_det_curve, compute_eer, natural_key
 
 __all__ = ["plot_det", "plot_examples", "plot_score_histograms", "plot_per_attack_eer",
            "plot_training_curves"]
@@ -107,7 +107,7 @@ def plot_score_histograms(bona_scores, spoof_scores_by_attack, path, *,
     if not isinstance(spoof_scores_by_attack, Mapping):
         spoof_scores_by_attack = {"spoof": spoof_scores_by_attack}
     attacks = {k: np.asarray(v, dtype=np.float64).ravel()
-               for k, v in sorted(spoof_scores_by_attack.items(), key=lambda kv: _natural_key(str(kv[0])))}
+               for k, v in sorted(spoof_scores_by_attack.items(), key=lambda kv: natural_key(str(kv[0])))}
     if bona.size == 0 or not attacks or any(v.size == 0 for v in attacks.values()):
         raise ValueError("plot_score_histograms needs non-empty bona fide scores and at least "
                          "one non-empty attack")
@@ -141,7 +141,7 @@ def plot_per_attack_eer(per_attack_dict: Mapping[str, float], path, *,
     """Bar chart of EER (%) per attack id, with an optional line at the pooled EER (%)."""
     if not per_attack_dict:
         raise ValueError("plot_per_attack_eer needs at least one attack -> EER (%) entry")
-    items = sorted(per_attack_dict.items(), key=lambda kv: _natural_key(str(kv[0])))
+    items = sorted(per_attack_dict.items(), key=lambda kv: natural_key(str(kv[0])))
     names = [str(k) for k, _ in items]
     values = np.array([float(v) for _, v in items])
     if not np.all(np.isfinite(values)):

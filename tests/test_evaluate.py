@@ -1,4 +1,4 @@
-"""Evaluation: join by utterance id, official score file, metrics/evaluate CLIs, errors."""
+"""Evaluation: join by utterance id, the evaluate and metrics commands, their errors."""
 from __future__ import annotations
 
 import json
@@ -9,15 +9,14 @@ import sys
 import numpy as np
 import pytest
 
+from aasist.data.corpora import get_corpus
+from aasist.data.mini_corpora import make_mini_corpus
 from aasist.data.protocols import CmRecord
 from aasist.errors import DataError
-from aasist.evaluate import join_scores, write_score_file
-from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights, tiny_corpus
+from aasist.evaluate import join_scores
+from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights, run_cli, tiny_corpus
 
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "aasist", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +36,9 @@ def test_join_is_by_utterance_id_not_position():
         join_scores(records, {**scores, "X": 1.0})
 
 
-def test_score_file_has_official_columns(tmp_path):
-    records = [CmRecord("S", "LA_E_A8093886", "-", "bonafide"), CmRecord("S", "LA_E_1", "A07", "spoof")]
-    path = write_score_file(tmp_path / "s.txt", records, np.array([1.5, -2.25]))
-    assert path.read_text() == "LA_E_A8093886 - bonafide 1.5\nLA_E_1 A07 spoof -2.25\n"
-
-
-def test_evaluate_cli_with_official_weights(corpus, tmp_path):
+def test_evaluate_cli_with_official_weights(corpus, tmp_path, capsys):
     out = tmp_path / "ev"
-    proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
+    proc = run_cli(capsys, "evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
                 "--set", "model_config.nb_samp=16000", "--set", "num_workers=0",
                 "--weights", str(official_weights("AASIST-L")), "--split", "dev", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -56,9 +49,9 @@ def test_evaluate_cli_with_official_weights(corpus, tmp_path):
     lines = (out / "dev_scores.txt").read_text().splitlines()
     assert len(lines) == 18 and all(len(line.split()) == 4 for line in lines)
     for name in ("det_curve.png", "score_histograms.png", "per_attack_eer.png"):
-        assert (out / name).stat().st_size > 0
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
     # the metrics command on the files evaluate wrote gives the same numbers
-    proc = _cli("metrics", "--scores", str(out / "dev_scores.txt"), "--asv-scores",
+    proc = run_cli(capsys, "metrics", "--scores", str(out / "dev_scores.txt"), "--asv-scores",
                 str(corpus / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt"),
                 "--json", str(tmp_path / "m.json"))
     assert proc.returncode == 0, proc.stderr
@@ -67,9 +60,9 @@ def test_evaluate_cli_with_official_weights(corpus, tmp_path):
     assert again["min_tdcf"] == pytest.approx(report["min_tdcf"])
 
 
-def test_metrics_cli_reference_json(tmp_path):
+def test_metrics_cli_reference_json(tmp_path, capsys):
     ref = LA_EVAL_LIKE
-    proc = _cli("metrics", "--scores", str(ref / "cm_scores.txt"), "--asv-scores", str(ref / "asv_scores.txt"),
+    proc = run_cli(capsys, "metrics", "--scores", str(ref / "cm_scores.txt"), "--asv-scores", str(ref / "asv_scores.txt"),
                 "--json", str(tmp_path / "out.json"))
     assert proc.returncode == 0
     got = json.loads((tmp_path / "out.json").read_text())
@@ -86,18 +79,79 @@ def test_metrics_cli_reference_json(tmp_path):
     ("U1 - bonafide 0.5\nU1 A01 spoof 0.1\n", ":2:"),
     ("U1 - bonafide\n", ":1:"),
 ])
-def test_metrics_cli_malformed_score_file_is_one_line(tmp_path, content, message):
+def test_metrics_cli_malformed_score_file_is_one_line(tmp_path, capsys, content, message):
     scores = tmp_path / "cm.txt"
     scores.write_text(content)
     asv = tmp_path / "asv.txt"
     asv.write_text("bonafide target 2.0\nbonafide nontarget -2.0\nA01 spoof 0.1\n")
-    proc = _cli("metrics", "--scores", str(scores), "--asv-scores", str(asv))
+    proc = run_cli(capsys, "metrics", "--scores", scores, "--asv-scores", asv)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr and "cm.txt" in proc.stderr
 
 
-def test_evaluate_missing_weights_is_one_line(corpus, tmp_path):
-    proc = _cli("evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
+def test_metrics_error_in_a_real_process_is_one_line_without_traceback(tmp_path):
+    # The process boundary: exit status and stderr as a shell sees them.
+    scores = tmp_path / "cm.txt"
+    scores.write_text("U1 - bonafide 0.5\nU2 A01 spoof abc\n")
+    proc = subprocess.run([sys.executable, "-m", "aasist", "metrics", "--scores", str(scores),
+                           "--asv-scores", str(tmp_path / "missing.txt")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"error: {scores}:2: score 'abc' is not a number; the score column must hold a float\n"
+
+
+def test_evaluate_missing_weights_is_one_line(corpus, tmp_path, capsys):
+    proc = run_cli(capsys, "evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
                 "--weights", str(tmp_path / "none.pth"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "none.pth: weights not found" in proc.stderr and "official:AASIST-L" in proc.stderr
+
+
+# --------------------------------------------------------------------------- other corpora
+
+@pytest.fixture(scope="module")
+def other_corpora(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("corpora")
+    for name, sizes in (("la2021", {"eval": (6, 9)}), ("df2021", {"eval": (3, 6)}),
+                        ("itw", {"eval": (3, 4)}), ("asvspoof5", {"eval": (3, 6)})):
+        make_mini_corpus(name, dest, sizes=sizes)
+    return dest
+
+
+@pytest.mark.parametrize("name,score_file,header,keys", [
+    ("la2021", "eval_scores.txt", None, "ASVspoof2021_LA/keys"),
+    ("df2021", "eval_scores.txt", None, "ASVspoof2021_DF/keys/DF/CM/trial_metadata.txt"),
+    ("itw", "eval_scores.txt", None, "release_in_the_wild/meta.csv"),
+    ("asvspoof5", "eval_scores.tsv", "filename\tcm-score", "ASVspoof5/ASVspoof5.eval.track_1.tsv"),
+])
+def test_evaluate_any_corpus_with_the_bundled_weights(other_corpora, tmp_path, capsys, name,
+                                                      score_file, header, keys):
+    out = tmp_path / "ev"
+    proc = run_cli(capsys, "evaluate", "--corpus", name, "--root", other_corpora,
+                   "--set", "model_config.nb_samp=8000", "--set", "num_workers=0", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["corpus"] == name and report["weights"].endswith("AASIST-L.pth")
+    lines = (out / score_file).read_text().splitlines()
+    records = get_corpus(name).read(other_corpora, "eval")
+    assert len(lines) == len(records) + (header is not None)  # every trial, all subsets
+    if header:
+        assert lines[0] == header
+    assert (out / "det_curve.png").read_bytes().startswith(PNG_MAGIC)
+    # the metrics command on the file evaluate wrote gives the same report
+    proc = run_cli(capsys, "metrics", "--corpus", name, "--scores", out / score_file,
+                   "--keys", other_corpora / keys, "--json", tmp_path / "m.json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "m.json").read_text())
+    assert again["eer_percent"] == pytest.approx(report["eer_percent"])
+    assert again.get("min_dcf") == pytest.approx(report.get("min_dcf"))
+    assert again["min_tdcf"] == pytest.approx(report["min_tdcf"])
+    assert (name == "la2021") == (report["min_tdcf"] is not None)  # the organisers' ASV scores
+
+
+def test_evaluate_corpus_errors_are_one_line(other_corpora, tmp_path, capsys):
+    proc = run_cli(capsys, "evaluate", "--corpus", "itw", "--root", other_corpora, "--split", "dev")
+    assert proc.returncode == 1 and proc.stderr == "error: In-the-Wild has no 'dev' split; valid: eval\n"
+    proc = run_cli(capsys, "evaluate", "--corpus", "asvspoof5", "--root", tmp_path)
+    assert proc.returncode == 1 and "ASVspoof 5 eval protocol not found" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1

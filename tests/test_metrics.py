@@ -1,16 +1,15 @@
-"""Tests for aasist.metrics: official-code parity, hand-computed cases, input and file errors."""
+"""Tests for aasist.metrics: official-code parity, hand-computed cases, input errors."""
 from __future__ import annotations
 
 import itertools
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aasist import metrics as m
-from aasist.errors import DataError
+from aasist.data.scores import read_asv_scores, read_cm_scores
 
 from conftest import LA_EVAL_LIKE as REFERENCE
 
@@ -20,19 +19,22 @@ from conftest import LA_EVAL_LIKE as REFERENCE
 @pytest.fixture(scope="module")
 def reference():
     expected = json.loads((REFERENCE / "expected.json").read_text())
-    report = m.score_report(REFERENCE / "cm_scores.txt", REFERENCE / "asv_scores.txt")
-    return expected, report
+    cm = read_cm_scores(REFERENCE / "cm_scores.txt")
+    asv = read_asv_scores(REFERENCE / "asv_scores.txt")
+    report = m.report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources,
+                                  asv.target, asv.nontarget, asv.spoof)
+    return expected, report, cm
 
 
 def test_reference_pooled_metrics_match_official(reference):
-    expected, report = reference
+    expected, report, _ = reference
     assert report["eer_percent"] == pytest.approx(expected["eer_percent"], abs=1e-6)
     assert report["min_tdcf"] == pytest.approx(expected["min_tdcf"], abs=1e-6)
     assert report["asv_eer_percent"] == pytest.approx(expected["asv_eer_percent"], abs=1e-6)
 
 
 def test_reference_per_attack_eer_match_official(reference):
-    expected, report = reference
+    expected, report, _ = reference
     got = report["per_attack_eer_percent"]
     assert list(got) == sorted(expected["per_attack_eer_percent"])
     for attack, value in expected["per_attack_eer_percent"].items():
@@ -40,23 +42,15 @@ def test_reference_per_attack_eer_match_official(reference):
 
 
 def test_reference_report_shape(reference):
-    _, report = reference
-    cm = m.read_cm_scores(REFERENCE / "cm_scores.txt")
-    assert report["n_bonafide"] == int(cm.is_bonafide.sum()) > 0
-    assert report["n_spoof"] == len(cm.scores) - report["n_bonafide"]
-    assert 0 < report["min_tdcf_2021"] <= 1
+    _, report, cm = reference
+    assert report["n_bonafide"] == int(cm.is_bonafide.sum()) == 700
+    assert report["n_spoof"] == len(cm.scores) - 700 == 6500
+    # the revised t-DCF, as the official ASVspoof 2021 evaluation package computes it
+    expected_2021 = json.loads((REFERENCE / "expected_2021.json").read_text())
+    assert report["min_tdcf_2021"] == pytest.approx(expected_2021["min_tdcf_2021"], abs=1e-9)
     json.dumps(report)  # the CLI writes it as JSON
     text = m.format_report(report)
     assert "A07" in text and "A19" in text and "min t-DCF" in text
-
-
-def test_reference_arrays_and_files_agree(reference):
-    _, report = reference
-    cm = m.read_cm_scores(REFERENCE / "cm_scores.txt")
-    asv = m.read_asv_scores(REFERENCE / "asv_scores.txt")
-    again = m.report_from_arrays(cm.bona, cm.spoof, cm.spoof_sources,
-                                 asv.target, asv.nontarget, asv.spoof)
-    assert again == report
 
 
 # --------------------------------------------------------------------------- DET and EER
@@ -266,126 +260,7 @@ def test_tdcf_2021_default_cost_model_values():
     assert m.COST_MODEL_2019["Ptar"] == pytest.approx(0.9405)
 
 
-# --------------------------------------------------------------------------- score files
-
-def _write(tmp_path, text, name="scores.txt"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def test_read_cm_scores_parses_columns(tmp_path):
-    path = _write(tmp_path, "# comment\nLA_E_1 - bonafide 1.5\n\nLA_E_A8093886 A07 spoof -0.25\n"
-                            "LA_E_3 bonafide bonafide 2\n")
-    cm = m.read_cm_scores(path)
-    assert cm.utt_ids == ["LA_E_1", "LA_E_A8093886", "LA_E_3"]
-    assert cm.sources == ["-", "A07", "bonafide"]
-    assert cm.keys == ["bonafide", "spoof", "bonafide"]
-    assert cm.scores.dtype == np.float64
-    np.testing.assert_array_equal(cm.bona, [1.5, 2.0])
-    np.testing.assert_array_equal(cm.spoof, [-0.25])
-    assert cm.spoof_sources == ["A07"] and cm.path == str(path)
-
-
-def test_read_asv_scores_parses_columns(tmp_path):
-    path = _write(tmp_path, "bonafide target 2.5\nbonafide nontarget -1\nA07 spoof 0.4\n")
-    asv = m.read_asv_scores(path)
-    assert (list(asv.target), list(asv.nontarget), list(asv.spoof)) == ([2.5], [-1.0], [0.4])
-    assert asv.sources == ["bonafide", "bonafide", "A07"]
-
-
-@pytest.mark.parametrize("text,line,what", [
-    ("", 1, "no scores"),
-    ("\n# only a comment\n\n", 1, "no scores"),
-    ("LA_E_1 - bonafide 1.0\nLA_E_2 A07 spoof\n", 2, "expected 4 columns"),
-    ("LA_E_1 - bonafide 1.0 extra\n", 1, "expected 4 columns"),
-    ("bonafide target 1.0\n", 1, "looks like an ASV score file"),
-    ("LA_E_1 - bonafide 1.0\nLA_E_2 A07 spoof abc\n", 2, "is not a number"),
-    ("LA_E_1 - bonafide nan\n", 1, "not finite"),
-    ("LA_E_1 - bonafide 1\nLA_E_2 A07 spoof -inf\n", 2, "not finite"),
-    ("LA_E_1 - bonafide 1\nLA_E_2 A07 spoof 0\nLA_E_1 A08 spoof 0.5\n", 3,
-     "'LA_E_1' is duplicated \\(first on line 1\\)"),
-    ("LA_E_1 - bona-fide 1\n", 1, "unknown key 'bona-fide'.*bonafide, spoof"),
-    ("LA_E_1 A07 bonafide 1\n", 1, "bona fide trial has attack id 'A07'"),
-])
-def test_malformed_cm_file_errors_name_file_and_line(tmp_path, text, line, what):
-    path = _write(tmp_path, text)
-    with pytest.raises(DataError, match=what) as info:
-        m.read_cm_scores(path)
-    assert str(info.value).startswith(f"{path}:{line}: ")
-    assert "; " in str(info.value)  # what is wrong; how to fix it
-    assert isinstance(info.value, ValueError)
-
-
-@pytest.mark.parametrize("text,line,what", [
-    ("", 1, "no scores"),
-    ("bonafide target 1.0\nA07 spoof\n", 2, "expected 3 columns"),
-    ("LA_E_1 - bonafide 1.0\n", 1, "looks like a CM score file"),
-    ("bonafide target x1\n", 1, "is not a number"),
-    ("bonafide target inf\n", 1, "not finite"),
-    ("bonafide tar 1.0\n", 1, "unknown key 'tar'.*target, nontarget, spoof"),
-])
-def test_malformed_asv_file_errors_name_file_and_line(tmp_path, text, line, what):
-    path = _write(tmp_path, text)
-    with pytest.raises(DataError, match=what) as info:
-        m.read_asv_scores(path)
-    assert str(info.value).startswith(f"{path}:{line}: ")
-
-
-def test_non_utf8_file_is_a_data_error(tmp_path):
-    path = tmp_path / "binary.txt"
-    path.write_bytes(b"LA_E_1 - bonafide 1.0\n\xff\xfe\x00garbage\n")
-    with pytest.raises(DataError, match="not UTF-8"):
-        m.read_cm_scores(path)
-
-
-def test_missing_file_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        m.read_cm_scores(tmp_path / "nope.txt")
-
-
 # --------------------------------------------------------------------------- reports
-
-CM_TEXT = ("u1 - bonafide 2.0\nu2 - bonafide 3.0\nu3 - bonafide 1.2\n"
-           "u4 A10 spoof 0.0\nu5 A2 spoof 1.0\nu6 A1 spoof 2.5\nu7 - spoof -1\n")
-ASV_TEXT = "".join(f"bonafide target {s}\n" for s in ASV_TAR) \
-    + "".join(f"bonafide nontarget {s}\n" for s in ASV_NON) \
-    + "".join(f"A07 spoof {s}\n" for s in ASV_SPOOF)
-
-
-def test_score_report_small_files(tmp_path):
-    report = m.score_report(_write(tmp_path, CM_TEXT, "cm.txt"), _write(tmp_path, ASV_TEXT, "asv.txt"))
-    assert (report["n_bonafide"], report["n_spoof"]) == (3, 4)
-    # attacks sorted naturally; the spoof with unknown attack ('-') counts only in the pool
-    assert list(report["per_attack_eer_percent"]) == ["A1", "A2", "A10"]
-    assert report["per_attack_eer_percent"]["A10"] == 0.0
-    # A1: sorted 1.2b 2.0b 2.5s 3.0b -> frr 0 1/3 2/3 2/3 1, far 1 1 1 0 0 -> (2/3 + 1) / 2
-    assert report["per_attack_eer_percent"]["A1"] == pytest.approx(250 / 3)
-    assert report["asv_eer_percent"] == 25.0
-    assert report["eer_percent"] == pytest.approx(
-        100 * m.compute_eer([2.0, 3.0, 1.2], [0.0, 1.0, 2.5, -1.0])[0])
-    assert set(report) >= {"eer_percent", "min_tdcf", "asv_eer_percent", "per_attack_eer_percent",
-                           "eer_threshold", "n_bonafide", "n_spoof"}
-
-
-def test_score_report_without_asv_leaves_tdcf_empty(tmp_path):
-    report = m.score_report(_write(tmp_path, CM_TEXT, "cm.txt"))
-    assert report["min_tdcf"] is None and report["asv_eer_percent"] is None
-    assert "n/a" in m.format_report(report)
-
-
-@pytest.mark.parametrize("cm_text,asv_text,match", [
-    ("u1 - bonafide 1\nu2 - bonafide 2\nu3 - bonafide 3\n", ASV_TEXT, "no 'spoof' trials"),
-    ("u1 A07 spoof 1\nu2 A07 spoof 2\n", ASV_TEXT, "no 'bonafide' trials"),
-    ("u1 - bonafide 1\nu2 A07 spoof 0\nu3 A07 spoof 0\n", ASV_TEXT, "hard decisions"),
-    (CM_TEXT, "bonafide target 1\nbonafide nontarget 0\nbonafide target 2\n", "no 'spoof' trials"),
-])
-def test_score_report_file_level_errors_name_the_file(tmp_path, cm_text, asv_text, match):
-    cm, asv = _write(tmp_path, cm_text, "cm.txt"), _write(tmp_path, asv_text, "asv.txt")
-    with pytest.raises(DataError, match=match) as info:
-        m.score_report(cm, asv)
-    assert str(cm) in str(info.value) or str(asv) in str(info.value)
-
 
 def test_report_from_arrays_argument_errors():
     with pytest.raises(ValueError, match="one attack id per spoof trial"):
@@ -394,9 +269,83 @@ def test_report_from_arrays_argument_errors():
         m.report_from_arrays([1.0, 2.0], [0.0, 0.5], None, asv_target=[1.0, 2.0])
 
 
+def test_report_from_arrays_small_case_by_hand():
+    bona, spoof = [2.0, 3.0, 1.2], [0.0, 1.0, 2.5, -1.0]
+    report = m.report_from_arrays(bona, spoof, ["A10", "A2", "A1", "-"],
+                                  ASV_TAR, ASV_NON, ASV_SPOOF)
+    assert (report["n_bonafide"], report["n_spoof"]) == (3, 4)
+    # attacks sorted naturally; the spoof with unknown attack ('-') counts only in the pool
+    assert list(report["per_attack_eer_percent"]) == ["A1", "A2", "A10"]
+    assert report["per_attack_eer_percent"]["A10"] == 0.0
+    # A1: sorted 1.2b 2.0b 2.5s 3.0b -> frr 0 1/3 2/3 2/3 1, far 1 1 1 0 0 -> (2/3 + 1) / 2
+    assert report["per_attack_eer_percent"]["A1"] == pytest.approx(250 / 3)
+    assert report["asv_eer_percent"] == 25.0
+    assert report["eer_percent"] == pytest.approx(100 * m.compute_eer(bona, spoof)[0])
+    without_asv = m.report_from_arrays(bona, spoof)
+    assert without_asv["min_tdcf"] is None and without_asv["asv_eer_percent"] is None
+    assert without_asv["per_attack_eer_percent"] == {}
+    assert "n/a" in m.format_report(without_asv)
+
+
+def test_natural_key_orders_ids_by_number():
+    assert sorted(["A10", "A2", "A1", "C9", "C10"], key=m.natural_key) == \
+        ["A1", "A2", "A10", "C9", "C10"]
+
+
 def test_format_report_lists_every_attack():
     report = m.report_from_arrays([1.0, 2.0, 3.0], [0.0, 1.5, 2.5], ["A07", "A08", "A07"],
                                   ASV_TAR, ASV_NON, ASV_SPOOF)
     text = m.format_report(report)
     assert text.splitlines()[-1].startswith("A08") and "A07" in text
     assert f"{report['eer_percent']:.4f}" in text
+
+
+# --------------------------------------------------------------------------- DCF, Cllr
+
+def test_min_dcf_by_hand():
+    # sorted: 0.1 s, 0.2 b, 0.4 s, 0.5 s, 0.6 b, 0.9 b; DET points (frr, far):
+    # (0,1) (0,2/3) (1/3,2/3) (1/3,1/3) (1/3,0) (2/3,0) (1,0)
+    # cost = 0.95 frr + 0.5 far, normalised by min(0.95, 0.5) = 0.5 -> min at (1/3, 0)
+    assert m.min_dcf([0.2, 0.6, 0.9], [0.1, 0.4, 0.5]) == pytest.approx(0.95 / 3 / 0.5)
+    assert m.min_dcf([2.0, 3.0], [0.0, 1.0]) == 0.0  # separable
+    assert m.min_dcf([0.0, 1.0], [2.0, 3.0]) == pytest.approx(1.0)  # reversed: accept all
+
+
+def test_act_dcf_uses_the_bayes_threshold_on_llrs():
+    # beta = 0.95 / 0.5 = 1.9, threshold -log(1.9) = -0.6419: miss if bona < t, fa if spoof >= t
+    value, threshold = m.act_dcf([-1.0, 0.0, 2.0, 3.0], [-3.0, -0.5, 1.0])
+    assert threshold == pytest.approx(-np.log(1.9))
+    assert value == pytest.approx((0.95 * 1 / 4 + 0.5 * 2 / 3) / 0.5)
+    # a calibrated shift does not change min DCF, a miscalibrated one changes act DCF
+    bona, spoof = np.array([1.0, 2.0, 3.0]), np.array([-2.0, -1.0, 0.5])
+    assert m.min_dcf(bona + 10, spoof + 10) == m.min_dcf(bona, spoof)
+    assert m.act_dcf(bona + 10, spoof + 10)[0] > m.act_dcf(bona, spoof)[0]
+
+
+def test_cllr_by_hand_and_far_beyond_the_official_overflow():
+    # LLRs of (almost) 0 everywhere: "no idea", 1 bit
+    assert m.cllr([0.0, 0.0, 1e-9], [-1e-9, 0.0]) == pytest.approx(1.0)
+    # symmetric: each class pays log2(1 + e^-1) and log2(1 + e^-2) once
+    expected = (np.log2(1 + np.exp(-1)) + np.log2(1 + np.exp(-2))) / 2
+    assert m.cllr([1.0, 2.0], [-1.0, -2.0]) == pytest.approx(expected)
+    assert np.isfinite(m.cllr([1000.0, 2.0, 3.0], [-1000.0, 1.0]))
+
+
+@pytest.mark.parametrize("func", [m.min_dcf, m.act_dcf, m.cllr])
+def test_dcf_metrics_check_their_input(func):
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        func([1.0, math.nan, 2.0], [0.0, 0.5])
+    with pytest.raises(ValueError, match="hard decisions"):
+        func([1.0, 1.0], [0.0])
+
+
+def test_dcf_cost_model_is_checked():
+    # DET points (frr, far): (0,1) (0,1/2) (1/3,1/2) (1/3,0) (2/3,0) (1,0)
+    # default: (0.95 frr + 0.5 far) / 0.5 -> (0, 1/2): 0.5; Pspoof 0.5: (0.5 frr + 5 far) / 0.5
+    # -> (1/3, 0): 1/3
+    assert m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5]) == pytest.approx(0.5)
+    assert m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Pspoof": 0.5}) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="unknown cost model key"):
+        m.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Ptar": 0.5})
+    with pytest.raises(ValueError, match="0 < Pspoof < 1"):
+        m.act_dcf([1.0, 2.0, 3.0], [0.0, 1.5], {"Pspoof": 1.0})

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_metadata,
-                                   read_asv_scores, read_cm_protocol, read_in_the_wild)
+from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_asv_metadata,
+                                   read_2021_metadata, read_asv_scores, read_asvspoof5_protocol,
+                                   read_cm_protocol, read_in_the_wild)
+from aasist.data.scores import read_asv_scores as read_asv_score_arrays
 from aasist.errors import DataError
 
 
@@ -49,26 +51,32 @@ def test_cm_protocol_malformed_line_names_file_and_line(tmp_path, bad_line, frag
     with pytest.raises(DataError) as info:
         read_cm_protocol(p)
     msg = str(info.value)
-    assert str(p) in msg and "line 3" in msg and fragment in msg
+    assert msg.startswith(f"{p}:3: ") and fragment in msg and bad_line in msg
 
 
 def test_cm_protocol_duplicate_utterance(tmp_path):
     p = write(tmp_path / "cm.txt", "S1 U1 - - bonafide\nS1 U2 - A01 spoof\nS2 U1 - A02 spoof\n")
-    with pytest.raises(DataError, match=r"line 3: utterance id 'U1' repeats line 1"):
+    with pytest.raises(DataError, match=r"cm.txt:3: utterance id 'U1' repeats line 1"):
         read_cm_protocol(p)
 
 
 def test_cm_protocol_missing_and_binary_file(tmp_path):
-    with pytest.raises(DataError, match="not found: .*nope.txt"):
+    with pytest.raises(DataError, match="CM protocol not found: .*nope.txt.*download_dataset.py"):
         read_cm_protocol(tmp_path / "nope.txt")
     p = tmp_path / "bin.txt"
-    p.write_bytes(b"\xff\xfe\x00garbage\x80")
-    with pytest.raises(DataError, match="bin.txt: not a UTF-8"):
+    p.write_bytes(b"LA_0079 LA_T_1 - - bonafide\n\xff\xfe\x00garbage\x80")
+    with pytest.raises(DataError, match="bin.txt:2: not UTF-8 text"):
         read_cm_protocol(p)
 
 
 def test_empty_protocol_gives_no_records(tmp_path):
-    assert read_cm_protocol(write(tmp_path / "cm.txt", "\n\n")) == []
+    assert read_cm_protocol(write(tmp_path / "cm.txt", "\n# a comment\n\n")) == []
+
+
+def test_byte_order_mark_is_not_part_of_the_first_field(tmp_path):
+    p = tmp_path / "cm.txt"
+    p.write_bytes("\ufeffLA_0079 LA_T_1 - - bonafide\n".encode("utf-8"))
+    assert read_cm_protocol(p)[0].speaker == "LA_0079"
 
 
 # --------------------------------------------------------------------------- paths
@@ -122,6 +130,12 @@ def test_asv_scores_malformed(tmp_path, bad_line, fragment):
     assert fragment in str(info.value)
 
 
+def test_one_parser_for_both_views_of_the_asv_file(tmp_path):
+    p = write(tmp_path / "asv.txt", "bonafide target 2.5\nbonafide nontarget -1\nA07 spoof 0.4\n")
+    arrays = read_asv_score_arrays(p)
+    assert [r.score for r in read_asv_scores(p)] == list(arrays.scores)
+
+
 # --------------------------------------------------------------------------- 2021
 
 
@@ -162,15 +176,15 @@ def test_2021_df_metadata(tmp_path):
 
 def test_2021_wrong_track_or_columns(tmp_path):
     la = write(tmp_path / "la.txt", LA21)
-    with pytest.raises(DataError, match=r"la.txt, line 1: 8 columns.*13 columns for the DF track"):
+    with pytest.raises(DataError, match=r"la.txt:1: 8 columns.*13 columns for the DF track"):
         read_2021_metadata(la, track="DF")
     mixed = write(tmp_path / "mixed.txt", LA21 + DF21)
-    with pytest.raises(DataError, match=r"mixed.txt, line 5: 13 columns"):
+    with pytest.raises(DataError, match=r"mixed.txt:5: 13 columns"):
         read_2021_metadata(mixed)
     with pytest.raises(DataError, match="valid tracks: LA, DF"):
         read_2021_metadata(la, track="PA")
     odd = write(tmp_path / "odd.txt", "a b c\n")
-    with pytest.raises(DataError, match=r"odd.txt, line 1: 3 columns.*8 columns \(LA"):
+    with pytest.raises(DataError, match=r"odd.txt:1: 3 columns.*8 columns \(LA"):
         read_2021_metadata(odd)
 
 
@@ -191,13 +205,68 @@ def test_in_the_wild(tmp_path):
 
 def test_in_the_wild_errors(tmp_path):
     bad = write(tmp_path / "meta.csv", "file,speaker,label\n0.wav,A,spoof\n1.wav,B,fake\n")
-    with pytest.raises(DataError, match=r"meta.csv, line 3: unknown label 'fake'"):
+    with pytest.raises(DataError, match=r"meta.csv:3: unknown label 'fake'"):
         read_in_the_wild(bad)
     nohead = write(tmp_path / "nohead.csv", "0.wav,A,spoof\n")
-    with pytest.raises(DataError, match=r"nohead.csv, line 1: header lacks file, speaker, label"):
+    with pytest.raises(DataError, match=r"nohead.csv:1: header lacks file, speaker, label"):
         read_in_the_wild(nohead)
     short = write(tmp_path / "short.csv", "file,speaker,label\n0.wav,spoof\n")
-    with pytest.raises(DataError, match=r"short.csv, line 2: 2 fields"):
+    with pytest.raises(DataError, match=r"short.csv:2: 2 fields"):
         read_in_the_wild(short)
     with pytest.raises(DataError, match="empty file"):
         read_in_the_wild(write(tmp_path / "empty.csv", ""))
+
+
+def test_in_the_wild_duplicate_file(tmp_path):
+    dup = write(tmp_path / "meta.csv", "file,speaker,label\n0.wav,A,spoof\n0.wav,B,bona-fide\n")
+    with pytest.raises(DataError, match=r"meta.csv:3: file '0.wav' repeats line 2"):
+        read_in_the_wild(dup)
+
+
+# --------------------------------------------------------------------------- 2021 ASV
+
+
+def test_2021_asv_metadata(tmp_path):
+    p = write(tmp_path / "trial_metadata.txt",
+              "LA_0015 LA_E_5013670 alaw ita_tx bonafide target notrim eval\n"
+              "LA_0015 LA_E_5013670 alaw ita_tx bonafide nontarget notrim eval\n"
+              "LA_0016 LA_E_1000002 g722 loc_tx A19 spoof trim progress\n")
+    recs = read_2021_asv_metadata(p)
+    assert [r.key for r in recs] == ["target", "nontarget", "spoof"]  # utterances may repeat
+    assert (recs[2].utt_id, recs[2].codec, recs[2].attack, recs[2].subset) == \
+        ("LA_E_1000002", "g722", "A19", "progress")
+    bad = write(tmp_path / "bad.txt", "LA_0015 LA_E_1 alaw ita_tx bonafide bonafide notrim eval\n")
+    with pytest.raises(DataError, match=r"bad.txt:1: unknown key 'bonafide'.*target, nontarget, spoof"):
+        read_2021_asv_metadata(bad)
+
+
+# --------------------------------------------------------------------------- ASVspoof 5
+
+
+ASV5 = ("E_0731 E_0000000001 F C05 3 E_0000012345 AC2 A21 spoof -\n"
+        "E_0732 E_0000000002 M - 0 - - bonafide bonafide -\n")
+
+
+def test_asvspoof5_protocol_and_key(tmp_path):
+    full = read_asvspoof5_protocol(write(tmp_path / "ASVspoof5.eval.track_1.tsv", ASV5))
+    assert [(r.utt_id, r.key, r.label, r.attack, r.codec) for r in full] == [
+        ("E_0000000001", "spoof", 0, "A21", "C05"), ("E_0000000002", "bonafide", 1, "bonafide", "-")]
+    assert (full[0].speaker, full[0].gender, full[0].codec_q, full[0].codec_seed,
+            full[0].attack_tag) == ("E_0731", "F", "3", "E_0000012345", "AC2")
+    key = read_asvspoof5_protocol(write(tmp_path / "key.tsv", "filename\tcm-label\n"
+                                        "E_0000000001\tspoof\nE_0000000002\tbonafide\n"))
+    assert [(r.utt_id, r.key) for r in key] == [("E_0000000001", "spoof"), ("E_0000000002", "bonafide")]
+    assert key[0].attack is None and key[0].codec is None
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    (ASV5 + "E_1 E_3 F - 0 - - bonafide bonafide\n", 3, "9 columns.*10 columns"),
+    (ASV5.replace("A21 spoof", "A21 fake"), 1, "unknown key 'fake'"),
+    (ASV5 + ASV5.splitlines()[0] + "\n", 3, "file name 'E_0000000001' repeats line 1"),
+    ("filename\tcm-label\nE_1\tspoof\tx\n", 2, "3 columns.*'filename cm-label'"),
+])
+def test_asvspoof5_protocol_errors(tmp_path, text, line, fragment):
+    p = write(tmp_path / "p.tsv", text)
+    with pytest.raises(DataError, match=fragment) as info:
+        read_asvspoof5_protocol(p)
+    assert str(info.value).startswith(f"{p}:{line}: ")

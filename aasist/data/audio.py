@@ -3,11 +3,11 @@
 * :func:`read_audio` reads any file libsndfile knows (FLAC, WAV, ...) as float32 mono.
   For 16-bit files the values are exactly ``int16 / 32768`` -- bit-identical to the
   official ``sf.read`` (float64) followed by ``torch.Tensor`` (float32).
-* :func:`eval_crop` (= official ``pad``): the FIRST ``nb_samp`` samples; shorter clips
-  are repeated (tiled) and cut to ``nb_samp``.
+* :func:`repeat_pad` (= official ``pad``, the evaluation crop): the FIRST ``nb_samp``
+  samples; shorter clips are repeated (tiled) and cut to ``nb_samp``.
 * :func:`random_crop` (= official ``pad_random``): a window of ``nb_samp`` samples whose
   start is uniform over every valid start ``0 .. len - nb_samp`` inclusive; shorter clips
-  are repeated from the start like :func:`eval_crop`. Unlike the official code it does not
+  are repeated from the start like :func:`repeat_pad`. Unlike the official code it does not
   crash for a clip of exactly ``nb_samp`` samples (``np.random.randint(0)``), and its last
   valid start is reachable.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional, Union
+from typing import Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -32,6 +32,30 @@ PathLike = Union[str, "os.PathLike[str]"]
 NB_SAMP = 64600  # official input length: ~4.04 s at 16 kHz
 SAMPLE_RATE = 16000
 INT16_SCALE = 32768.0  # libsndfile's float scale for 16-bit PCM
+
+
+_REEXTRACT = "re-extract the dataset (`python scripts/download_dataset.py`)"
+
+
+def check_audio_file(path: Path) -> None:
+    """DataError unless ``path`` is a non-empty file."""
+    if not path.is_file():
+        raise DataError(f"audio file not found: {path}; check the audio folder, or {_REEXTRACT}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty audio file (0 bytes); re-extract or re-download it")
+
+
+def check_audio_folder(folder: Path, utt_ids: Sequence[str], audio_ext: str) -> None:
+    """DataError unless ``folder`` holds ``<utt_id><audio_ext>`` for every id."""
+    if not folder.is_dir():
+        raise DataError(f"audio folder not found: {folder}; check the path, or {_REEXTRACT}")
+    present = set(os.listdir(folder))
+    missing = [u for u in utt_ids if f"{u}{audio_ext}" not in present]
+    if missing:
+        shown = ", ".join(f"{m}{audio_ext}" for m in missing[:5])
+        raise DataError(f"{folder}: {len(missing)} of {len(utt_ids)} audio files named in the "
+                        f"protocol are missing (e.g. {shown}); re-extract the dataset or use "
+                        "the protocol that matches this folder")
 
 
 def _open_error(path: Path, exc: Exception) -> DataError:
@@ -48,11 +72,7 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     Raises DataError naming the file if it is missing, empty, corrupt or has no samples.
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"audio file not found: {p}; check the audio folder, or re-extract "
-                        f"the dataset (`python scripts/download_dataset.py`)")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: empty audio file (0 bytes); re-extract or re-download it")
+    check_audio_file(p)
     try:
         with sf.SoundFile(str(p)) as f:
             sr = int(f.samplerate)
@@ -109,37 +129,27 @@ def repeat_pad(x: np.ndarray, n: int) -> np.ndarray:
     return np.tile(x, repeats)[:n]
 
 
-def eval_crop(x: np.ndarray, n: int = NB_SAMP) -> np.ndarray:
-    """Evaluation crop: the first ``n`` samples, repeat-padding shorter clips (official ``pad``)."""
-    return repeat_pad(x, n)
-
-
-def random_start(length: int, n: int, rng: Optional[np.random.Generator] = None) -> int:
+def random_start(length: int, n: int) -> int:
     """A start uniform over ``0 .. length - n`` inclusive (0 when ``length <= n``).
 
-    ``rng`` None draws from torch's default generator, which the DataLoader seeds per worker
-    (so crops are reproducible given the loader's ``generator``); pass a NumPy Generator to
-    draw from it instead.
+    Drawn from torch's default generator, which the DataLoader seeds per worker, so crops
+    are reproducible given the loader's ``generator``.
     """
     if length <= n:
         return 0
-    high = length - n + 1
-    if rng is not None:
-        return int(rng.integers(0, high))
-    return int(torch.randint(0, high, (1,)).item())
+    return int(torch.randint(0, length - n + 1, (1,)).item())
 
 
-def random_crop(x: np.ndarray, n: int = NB_SAMP,
-                rng: Optional[np.random.Generator] = None) -> np.ndarray:
+def random_crop(x: np.ndarray, n: int = NB_SAMP) -> np.ndarray:
     """Training crop: a random window of ``n`` samples (start uniform over all valid starts,
     see :func:`random_start`); shorter clips are repeat-padded from the start (official
     ``pad_random``, without its crash when ``len(x) == n``)."""
     length = x.shape[0]
     if length < n:
         return repeat_pad(x, n)
-    start = random_start(length, n, rng)
+    start = random_start(length, n)
     return x[start:start + n]
 
 
-__all__ = ["NB_SAMP", "SAMPLE_RATE", "eval_crop", "random_crop", "random_start", "read_audio",
-           "repeat_pad", "resample_to_16k"]
+__all__ = ["NB_SAMP", "SAMPLE_RATE", "random_crop", "random_start", "read_audio", "repeat_pad",
+           "resample_to_16k"]

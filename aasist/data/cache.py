@@ -31,7 +31,9 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import DataError
-from .audio import SAMPLE_RATE
+from ..fileio import atomic_write
+from .audio import SAMPLE_RATE, check_audio_file, check_audio_folder
+from .protocols import utt_id_of
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -39,15 +41,11 @@ CACHE_VERSION = 1
 _CHUNK = 256  # files decoded per thread-pool round (bounds memory while building)
 
 
-def _utt_id(record: Any) -> str:
-    return record if isinstance(record, str) else record.utt_id
-
-
 def _unique_ids(records: Iterable[Any]) -> list[str]:
     seen: set[str] = set()
     ids: list[str] = []
     for r in records:
-        u = _utt_id(r)
+        u = utt_id_of(r)
         if u not in seen:
             seen.add(u)
             ids.append(u)
@@ -66,31 +64,18 @@ def fingerprint(utt_ids: Sequence[str], audio_dir: PathLike, audio_ext: str = ".
     Raises DataError (naming the folder and a few missing files) if any file is missing.
     """
     audio_dir = Path(audio_dir)
-    if not audio_dir.is_dir():
-        raise DataError(f"audio folder not found: {audio_dir}; check the path or re-extract "
-                        f"the dataset (`python scripts/download_dataset.py`)")
+    check_audio_folder(audio_dir, utt_ids, audio_ext)
     h = hashlib.sha256(f"aasist-decoded-cache v{CACHE_VERSION} int16 sr={sample_rate}\n".encode())
-    missing: list[str] = []
     for u in sorted(utt_ids):
-        try:
-            st = os.stat(audio_dir / f"{u}{audio_ext}")
-        except FileNotFoundError:
-            missing.append(u)
-            continue
+        st = os.stat(audio_dir / f"{u}{audio_ext}")
         h.update(f"{u}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    if missing:
-        shown = ", ".join(f"{m}{audio_ext}" for m in missing[:5])
-        raise DataError(f"{audio_dir}: {len(missing)} of {len(utt_ids)} audio files named in "
-                        f"the protocol are missing (e.g. {shown}); re-extract the dataset or "
-                        f"use the protocol that matches this folder")
     return h.hexdigest()
 
 
 def _decode_int16(path: Path, sample_rate: int) -> np.ndarray:
     """Decode one file to int16 mono, refusing anything that would not round-trip."""
     try:
-        if path.stat().st_size == 0:
-            raise DataError(f"{path}: empty audio file (0 bytes); re-extract or re-download it")
+        check_audio_file(path)
         with sf.SoundFile(str(path)) as f:
             if f.subtype != "PCM_16" or f.channels != 1 or f.samplerate != sample_rate:
                 raise DataError(
@@ -190,42 +175,31 @@ class DecodedCache:
         from tqdm.auto import tqdm
 
         data_path, index_path = _cache_files(cache_path)
-        data_path.parent.mkdir(parents=True, exist_ok=True)
-        tag = f".tmp-{os.getpid()}"
-        data_tmp = data_path.with_name(data_path.name + tag)
-        index_tmp = index_path.with_name(index_path.name + tag)
         threads = num_threads or min(8, os.cpu_count() or 1)
         offsets = np.zeros(len(ids), dtype=np.int64)
         lengths = np.zeros(len(ids), dtype=np.int64)
         total = 0
-        try:
-            with open(data_tmp, "wb") as out, \
-                    ThreadPoolExecutor(max_workers=threads) as pool, \
-                    tqdm(total=len(ids), desc=f"decoding {Path(cache_path).name}", unit="file",
-                         disable=not progress, leave=False) as bar:
-                for start in range(0, len(ids), _CHUNK):
-                    chunk = ids[start:start + _CHUNK]
-                    paths = [audio_dir / f"{u}{audio_ext}" for u in chunk]
-                    for i, x in enumerate(pool.map(_decode_int16, paths,
-                                                   [sample_rate] * len(paths)),
-                                          start=start):
-                        offsets[i], lengths[i] = total, x.shape[0]
-                        total += x.shape[0]
-                        out.write(x.astype("<i2", copy=False).tobytes())
-                    bar.update(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-            with open(index_tmp, "wb") as f:
-                np.savez(f, version=np.int64(CACHE_VERSION), utt_ids=np.array(ids),
-                         offsets=offsets, lengths=lengths, sample_rate=np.int64(sample_rate),
-                         fingerprint=np.array(fp), total=np.int64(total))
-            # The index is the completion marker: drop the old one first, publish it last.
+        # A failed build leaves the old cache as it was; the index is the completion
+        # marker, so the old one goes just before the new samples replace the old ones
+        # and the new one is published last.
+        with atomic_write(data_path, "wb") as out, \
+                ThreadPoolExecutor(max_workers=threads) as pool, \
+                tqdm(total=len(ids), desc=f"decoding {Path(cache_path).name}", unit="file",
+                     disable=not progress, leave=False) as bar:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                paths = [audio_dir / f"{u}{audio_ext}" for u in chunk]
+                for i, x in enumerate(pool.map(_decode_int16, paths, [sample_rate] * len(paths)),
+                                      start=start):
+                    offsets[i], lengths[i] = total, x.shape[0]
+                    total += x.shape[0]
+                    out.write(x.astype("<i2", copy=False).tobytes())
+                bar.update(len(chunk))
             index_path.unlink(missing_ok=True)
-            os.replace(data_tmp, data_path)
-            os.replace(index_tmp, index_path)
-        finally:
-            data_tmp.unlink(missing_ok=True)
-            index_tmp.unlink(missing_ok=True)
+        with atomic_write(index_path, "wb") as f:
+            np.savez(f, version=np.int64(CACHE_VERSION), utt_ids=np.array(ids), offsets=offsets,
+                     lengths=lengths, sample_rate=np.int64(sample_rate),
+                     fingerprint=np.array(fp), total=np.int64(total))
         return cls(data_path, ids, offsets, lengths, sample_rate, fp)
 
     # -- access ------------------------------------------------------------------------
@@ -243,13 +217,6 @@ class DecodedCache:
                             f"rebuild the cache with the protocol you are using")
         o = int(self.offsets[i])
         return self._samples()[o:o + int(self.lengths[i])].view(np.ndarray)
-
-    def length(self, utt_id: str) -> int:
-        """Number of samples of one utterance (no disk access)."""
-        i = self._index.get(utt_id)
-        if i is None:
-            raise DataError(f"utterance {utt_id!r} is not in the decoded cache {self.data_path}")
-        return int(self.lengths[i])
 
     def __contains__(self, utt_id: object) -> bool:
         return utt_id in self._index

@@ -22,9 +22,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DataError
-from .audio import INT16_SCALE, NB_SAMP, SAMPLE_RATE, eval_crop, random_crop, read_audio
+from ..errors import ConfigError, DataError
+from .audio import (INT16_SCALE, NB_SAMP, SAMPLE_RATE, check_audio_folder, random_crop, read_audio,
+                    repeat_pad, resample_to_16k)
 from .cache import DecodedCache
+from .protocols import utt_id_of
 
 PathLike = Union[str, "os.PathLike[str]"]
 Source = Union[PathLike, DecodedCache]
@@ -47,20 +49,18 @@ def make_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def _utt_id(record: Any) -> str:
-    return record if isinstance(record, str) else record.utt_id
-
-
 class _AudioDataset(Dataset):
-    def __init__(self, records: Sequence[Any], source: Source, nb_samp: int, *,
-                 audio_ext: str, sample_rate: int, check_files: bool) -> None:
+    def __init__(self, records: Sequence[Any], source: Source, nb_samp: int = NB_SAMP, *,
+                 audio_ext: str = ".flac", sample_rate: int = SAMPLE_RATE,
+                 check_files: bool = True, resample: bool = False) -> None:
         if int(nb_samp) <= 0:
-            raise ValueError(f"nb_samp must be positive, got {nb_samp}")
+            raise ConfigError(f"nb_samp must be positive, got {nb_samp}")
         self.records = list(records)
-        self.utt_ids = [_utt_id(r) for r in self.records]
+        self.utt_ids = [utt_id_of(r) for r in self.records]
         self.nb_samp = int(nb_samp)
         self.audio_ext = audio_ext
         self.sample_rate = int(sample_rate)
+        self.resample = resample and self.sample_rate == SAMPLE_RATE
         if isinstance(source, DecodedCache):
             self.cache: Optional[DecodedCache] = source
             self.audio_dir: Optional[Path] = None
@@ -78,21 +78,7 @@ class _AudioDataset(Dataset):
             self.cache = None
             self.audio_dir = Path(source)
             if check_files:
-                self._check_audio_dir()
-
-    def _check_audio_dir(self) -> None:
-        d = self.audio_dir
-        assert d is not None
-        if not d.is_dir():
-            raise DataError(f"audio folder not found: {d}; check the path, or download and "
-                            f"extract the dataset (`python scripts/download_dataset.py`)")
-        present = set(os.listdir(d))
-        missing = [u for u in self.utt_ids if f"{u}{self.audio_ext}" not in present]
-        if missing:
-            shown = ", ".join(f"{m}{self.audio_ext}" for m in missing[:5])
-            raise DataError(f"{d}: {len(missing)} of {len(self.utt_ids)} audio files named in the "
-                            f"protocol are missing (e.g. {shown}); re-extract the dataset or use "
-                            f"the protocol that matches this folder")
+                check_audio_folder(self.audio_dir, self.utt_ids, audio_ext)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -105,6 +91,8 @@ class _AudioDataset(Dataset):
         assert self.audio_dir is not None
         path = self.audio_dir / f"{utt_id}{self.audio_ext}"
         x, sr = read_audio(path)
+        if sr != self.sample_rate and self.resample:
+            return resample_to_16k(x, sr)
         if sr != self.sample_rate:
             raise DataError(f"{path}: sample rate {sr} Hz, expected {self.sample_rate} Hz; "
                             f"resample the file to {self.sample_rate} Hz")
@@ -157,18 +145,14 @@ class EvalDataset(_AudioDataset):
 
     Each item is the first ``nb_samp`` samples; shorter clips are repeated to ``nb_samp``
     (official ``pad``). ``records`` may be records with ``utt_id`` or plain utterance ids;
-    the other arguments are as for :class:`TrainDataset`.
+    the other arguments are as for :class:`TrainDataset`, and ``resample=True`` brings audio
+    files at other rates to 16 kHz instead of refusing them (for corpora that do not
+    promise 16 kHz, like In-the-Wild).
     """
-
-    def __init__(self, records: Sequence[Any], source: Source, nb_samp: int = NB_SAMP, *,
-                 audio_ext: str = ".flac", sample_rate: int = SAMPLE_RATE,
-                 check_files: bool = True) -> None:
-        super().__init__(records, source, nb_samp, audio_ext=audio_ext,
-                         sample_rate=sample_rate, check_files=check_files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         x = self.load(index)
-        return self._to_tensor(eval_crop(x, self.nb_samp)), self.utt_ids[index]
+        return self._to_tensor(repeat_pad(x, self.nb_samp)), self.utt_ids[index]
 
 
 __all__ = ["EvalDataset", "TrainDataset", "make_generator", "seed_worker"]
