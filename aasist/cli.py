@@ -96,7 +96,8 @@ def _cmd_predict(args) -> int:
                         hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
-    for result in predict_paths(detector, args.paths, timeline=args.timeline, progress=not args.quiet):
+    for result in predict_paths(detector, args.paths, timeline=args.timeline,
+                                progress=not args.quiet, num_workers=args.workers):
         writer.write(result)
         failed += "error" in result
     sys.stdout.flush()
@@ -152,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aggregate", choices=["min", "mean"], default="min",
                    help="file score from its windows: least bona fide window (default) or mean")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that decode files ahead of the model (default: 0 on CPU, "
+                        "up to 4 on CUDA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")
     p.set_defaults(func=_cmd_predict)
