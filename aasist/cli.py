@@ -106,6 +106,41 @@ def _cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_stream(args) -> int:
+    from .predict import Detector
+    from .stream import StreamScorer, file_source, microphone, pcm_feed
+
+    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                        overrides=args.overrides)
+    scorer = StreamScorer(detector, hop_seconds=args.hop)
+    detector.warm_up()  # before input starts arriving: the first window's latency is real
+    if args.mic:
+        try:
+            with microphone(args.rate, args.channels) as feed:
+                _print_stream(scorer, feed)
+        except KeyboardInterrupt:  # the way to stop recording
+            pass
+        return 0
+    if args.input == "-":
+        source = pcm_feed(sys.stdin.buffer, args.format, args.rate, args.channels)
+    else:
+        source = file_source(args.input, args.format, args.rate, args.channels)
+    _print_stream(scorer, source)
+    return 0
+
+
+def _print_stream(scorer, source) -> None:
+    """One JSON line per scored window on stdout; skipped windows noted on stderr."""
+    reported = 0
+    for line in scorer.run(source):
+        print(json.dumps(line), flush=True)
+        if scorer.skipped > reported:
+            print(f"stream: behind the input, skipped {scorer.skipped - reported} window(s) "
+                  f"before {line['end_s']:.2f} s ({scorer.skipped} so far); a longer --hop "
+                  f"or a faster machine keeps up", file=sys.stderr, flush=True)
+            reported = scorer.skipped
+
+
 def _cmd_make_mini(args) -> int:
     from .data.mini import make_mini
 
@@ -159,6 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("stream", help="score live PCM audio (stdin, a file, the microphone)")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--input", default="-",
+                   help="- (stdin, the default) or a file replayed in real time: an audio file "
+                        "(.wav, .flac, ...) or raw PCM in --format")
+    p.add_argument("--mic", action="store_true",
+                   help="record from the default microphone (needs: pip install sounddevice)")
+    p.add_argument("--format", choices=["s16le", "f32le"], default="s16le",
+                   help="raw PCM sample format (default s16le)")
+    p.add_argument("--rate", type=int, default=16000, help="input sample rate in Hz")
+    p.add_argument("--channels", type=int, default=1, help="interleaved input channels")
+    p.add_argument("--hop", type=float, default=0.5, help="seconds between scores (default 0.5)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.set_defaults(func=_cmd_stream)
 
     p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
     p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")

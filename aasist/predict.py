@@ -93,6 +93,7 @@ import csv
 import json
 import math
 import os
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
@@ -315,12 +316,13 @@ class Detector:
 
     def _setup(self, model, nb_samp, threshold, hop_seconds, batch_size, aggregate) -> None:
         self.model = model
+        self._lock = threading.Lock()
         self.device = next(model.parameters()).device
         min_samples = int(getattr(model, "min_samples", 1))
         if nb_samp < min_samples:
             raise ConfigError(f"nb_samp={nb_samp} is shorter than the model minimum {min_samples}")
         self.nb_samp = nb_samp
-        self.hop = _hop_samples(hop_seconds, nb_samp)
+        self.hop = hop_samples(hop_seconds, nb_samp)
         if threshold is not None and not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         self.threshold = None if threshold is None else float(threshold)
@@ -341,10 +343,19 @@ class Detector:
     # ---- model
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
-        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (column 1 = bona fide)."""
-        with torch.inference_mode():
+        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (column 1 = bona fide).
+
+        Safe to call from several threads (a web server's requests): forward passes run
+        one at a time instead of competing for the same cores.
+        """
+        with self._lock, torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
             return self.model(x).float().cpu().numpy()
+
+    def warm_up(self) -> None:
+        """One forward pass on silence, so the first real window does not pay for the
+        allocations and kernel choices of a first call (live scoring, a server)."""
+        self.logits(np.zeros((1, self.nb_samp), np.float32))
 
     def verdict(self, logit0: float, logit1: float) -> dict:
         """The two logits of a window (or a file) -> ``score``, ``p_bonafide``, ``label``."""
@@ -428,7 +439,7 @@ class Detector:
         return result
 
 
-def _hop_samples(hop_seconds: Optional[float], nb_samp: int) -> int:
+def hop_samples(hop_seconds: Optional[float], nb_samp: int) -> int:
     """The hop between windows in samples (default: half a window), validated."""
     if hop_seconds is None:
         return max(1, nb_samp // 2)
@@ -516,5 +527,6 @@ class ResultWriter:
 
 
 __all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Clip", "Detector",
-           "ResultWriter", "cut_windows", "file_loader", "find_audio_files", "p_bonafide",
+           "ResultWriter", "cut_windows", "file_loader", "find_audio_files", "hop_samples",
+           "p_bonafide",
            "predict_paths", "resample_to_16k", "to_mono_float32"]
