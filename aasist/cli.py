@@ -141,6 +141,25 @@ def _print_stream(scorer, source) -> None:
             reported = scorer.skipped
 
 
+def _cmd_serve(args) -> int:
+    from .predict import Detector
+    from .pretrained import DEFAULT, PREFIX
+    from .serve import create_app, run_server
+
+    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                        overrides=args.overrides)
+    detector.warm_up()
+    app = create_app(detector, model_name=args.weights or args.config or PREFIX + DEFAULT,
+                     hop_seconds=args.hop,
+                     max_upload_mb=args.max_upload_mb)
+    try:
+        run_server(app, args.host, args.port,
+                   on_ready=lambda url: print(f"serving on {url} (Ctrl-C stops)", flush=True))
+    except KeyboardInterrupt:  # the way to stop the server; uvicorn has shut down cleanly
+        pass
+    return 0
+
+
 def _cmd_make_mini(args) -> int:
     from .data.mini import make_mini
 
@@ -212,6 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.set_defaults(func=_cmd_stream)
+
+    p = sub.add_parser("serve", help="a local web page (and JSON API) that scores audio")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--max-upload-mb", type=float, default=100,
+                   help="largest accepted upload in MB (default 100)")
+    p.add_argument("--hop", type=float, default=0.5, help="seconds between live scores")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
     p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")
