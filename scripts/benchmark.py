@@ -1,6 +1,7 @@
-"""Throughput, side by side: our AASIST against the official code, data pipeline, evaluation, predict.
+"""Throughput, side by side: our AASIST against the official code, data pipeline, evaluation,
+predict, stream.
 
-    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict]
+    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream]
                                 [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
                                 [--smoke]
 
@@ -15,6 +16,7 @@ model    eval forward (batch 8 x 64600 samples, inference_mode) and training ste
 data     training-item throughput of a generated mini corpus: decoding FLAC vs the decoded cache.
 eval     clips/s of `evaluate`'s batched loader (cache, default workers) + inference_mode, mini corpus.
 predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
+stream   p50/p95 latency and real-time factor of `python -m aasist stream` at hops 0.25/0.5/1 s.
 
 --smoke runs every chosen section at a tiny scale (one model, a few items, batch 1): it checks
 that the script works, and its numbers mean nothing.
@@ -259,23 +261,30 @@ def bench_eval(args, corpus: Path) -> list[dict]:
     return rows
 
 
-def make_test_files(folder: Path, n_files: int, seconds: float, sample_rate: int = 16000,
-                    seed: int = 0) -> list[str]:
-    """Write ``n_files`` seeded speech-like 16-bit FLAC clips of ``seconds`` s each."""
+def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0):
+    """A seeded float32 voice-like signal: a low tone with a syllable-rate envelope, noise."""
     import numpy as np
-    import soundfile as sf
 
-    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n = max(1, int(round(seconds * sample_rate)))
     t = np.arange(n) / sample_rate
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(2, 6) * t) ** 2
+    x = 0.2 * envelope * np.sin(2 * np.pi * rng.uniform(90, 250) * t) \
+        + 0.02 * rng.standard_normal(n)
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def make_test_files(folder: Path, n_files: int, seconds: float, sample_rate: int = 16000,
+                    seed: int = 0) -> list[str]:
+    """Write ``n_files`` seeded voice-like 16-bit FLAC clips of ``seconds`` s each."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for k in range(n_files):
-        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(2, 6) * t) ** 2
-        x = 0.2 * envelope * np.sin(2 * np.pi * rng.uniform(90, 250) * t) \
-            + 0.02 * rng.standard_normal(n)
         path = folder / f"clip_{k:05d}.flac"
-        sf.write(str(path), np.clip(x, -1, 1).astype(np.float32), sample_rate, subtype="PCM_16")
+        sf.write(str(path), speechlike(seconds, sample_rate, seed=seed * 100_003 + k),
+                 sample_rate, subtype="PCM_16")
         paths.append(str(path))
     return paths
 
@@ -310,6 +319,34 @@ def bench_predict(args, tmp: Path) -> list[dict]:
                  cpu_s=cpu, load_avg_1min_before=load_before)]
 
 
+def bench_stream(args) -> list[dict]:
+    """Latency (p50/p95) and real-time factor of `python -m aasist stream` at hops of 0.25,
+    0.5 and 1 s: a generated clip replayed in real time through StreamScorer (bundled
+    AASIST-L), as `stream --input FILE` does. real_time_factor = mean forward time / hop:
+    below 1 every hop is scored; above, windows are skipped (counted in `skipped`)."""
+    import numpy as np
+
+    from aasist.predict import Detector
+    from aasist.stream import StreamScorer, paced
+
+    detector = Detector(device="cpu")
+    detector.warm_up()
+    x = speechlike(args.stream_seconds, seed=1)
+    rows = []
+    for hop in (0.25, 0.5, 1.0):
+        load_before = os.getloadavg()[0]
+        scorer = StreamScorer(detector, hop_seconds=hop)
+        latency = [line["latency_ms"] for line in scorer.run(paced(x))]
+        forward_ms = 1000 * scorer.busy_s / scorer.scored
+        rows.append(dict(section="stream", model="AASIST-L", device="cpu", hop_s=hop,
+                         audio_s=args.stream_seconds, windows=scorer.scored,
+                         skipped=scorer.skipped, p50_latency_ms=float(np.percentile(latency, 50)),
+                         p95_latency_ms=float(np.percentile(latency, 95)),
+                         forward_ms=forward_ms, real_time_factor=forward_ms / (1000 * hop),
+                         load_avg_1min_before=load_before))
+    return rows
+
+
 def _table(rows: list[dict], keys: list[str]) -> str:
     def fmt(v):
         return f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))
@@ -321,7 +358,7 @@ def _table(rows: list[dict], keys: list[str]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="model,data,eval,predict")
+    parser.add_argument("--sections", default="model,data,eval,predict,stream")
     parser.add_argument("--official-dir", type=Path, help="a checkout of github.com/clovaai/aasist")
     parser.add_argument("--weights-dir", type=Path, default=ROOT / "aasist" / "pretrained",
                         help="folder with AASIST.pth / AASIST-L.pth (logit comparison)")
@@ -337,6 +374,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-items", type=int, default=96)
     parser.add_argument("--predict-files", type=int, default=32)
     parser.add_argument("--predict-seconds", type=float, default=4.0)
+    parser.add_argument("--stream-seconds", type=float, default=30.0)
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny run that checks the script works (numbers mean nothing)")
     parser.add_argument("--json", type=Path, help="also write all rows as JSON")
@@ -345,7 +383,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smoke:
         args.models, args.rounds, args.warmup, args.repeats = "AASIST-L", 1, 0, 1
         args.model_batch, args.data_items, args.data_batch, args.eval_items = 1, 8, 4, 2
-        args.predict_files, args.predict_seconds = 3, 1.0
+        args.predict_files, args.predict_seconds, args.stream_seconds = 3, 1.0, 1.5
         args.mini_sizes = {"train": (2, 4), "dev": (2, 2), "eval": (2, 2)}
     args.models = args.models.split(",")
     args.sections = args.sections.split(",")
@@ -389,6 +427,11 @@ def run(args: argparse.Namespace) -> list[dict]:
             rows += predict_rows
             print(f"\n## predict (bundled AASIST-L, {args.predict_seconds:g} s files)\n")
             print(_table(predict_rows, list(predict_rows[0])))
+    if "stream" in sections:
+        stream_rows = bench_stream(args)
+        rows += stream_rows
+        print(f"\n## stream (bundled AASIST-L, a {args.stream_seconds:g} s clip replayed in real time)\n")
+        print(_table(stream_rows, list(stream_rows[0])))
     return rows
 
 

@@ -60,3 +60,13 @@ def test_predict_section(tmp_path, capsys):
     assert row["files"] == 3 and row["windows"] == 3 and row["seconds_per_file"] == 1.0
     _positive(row, "files_per_s", "x_real_time", "wall_s")
     assert row["x_real_time"] == pytest.approx(row["files_per_s"] * 1.0)
+
+
+def test_stream_section(tmp_path, capsys):
+    rows = _smoke(tmp_path, capsys, "stream")
+    assert [r["hop_s"] for r in rows] == [0.25, 0.5, 1.0]
+    for r in rows:
+        assert r["audio_s"] == 1.5 and r["windows"] >= 1 and r["skipped"] >= 0
+        _positive(r, "p50_latency_ms", "p95_latency_ms", "forward_ms", "real_time_factor")
+        assert r["p95_latency_ms"] >= r["p50_latency_ms"]
+        assert r["real_time_factor"] == pytest.approx(r["forward_ms"] / (1000 * r["hop_s"]))
