@@ -105,13 +105,68 @@ def _cmd_predict(args) -> int:
                         hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
-    for result in predict_paths(detector, args.paths, timeline=args.timeline, progress=not args.quiet):
+    for result in predict_paths(detector, args.paths, timeline=args.timeline,
+                                progress=not args.quiet, num_workers=args.workers):
         writer.write(result)
         failed += "error" in result
     sys.stdout.flush()
     if failed:
         print(f"error: {failed} file(s) could not be scored (see their 'error' field)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cmd_stream(args) -> int:
+    from .predict import Detector
+    from .stream import StreamScorer, file_source, microphone, pcm_feed
+
+    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                        overrides=args.overrides)
+    scorer = StreamScorer(detector, hop_seconds=args.hop)
+    detector.warm_up()  # before input starts arriving: the first window's latency is real
+    if args.mic:
+        try:
+            with microphone(args.rate, args.channels) as feed:
+                _print_stream(scorer, feed)
+        except KeyboardInterrupt:  # the way to stop recording
+            pass
+        return 0
+    if args.input == "-":
+        source = pcm_feed(sys.stdin.buffer, args.format, args.rate, args.channels)
+    else:
+        source = file_source(args.input, args.format, args.rate, args.channels)
+    _print_stream(scorer, source)
+    return 0
+
+
+def _print_stream(scorer, source) -> None:
+    """One JSON line per scored window on stdout; skipped windows noted on stderr."""
+    reported = 0
+    for line in scorer.run(source):
+        print(json.dumps(line), flush=True)
+        if scorer.skipped > reported:
+            print(f"stream: behind the input, skipped {scorer.skipped - reported} window(s) "
+                  f"before {line['end_s']:.2f} s ({scorer.skipped} so far); a longer --hop "
+                  f"or a faster machine keeps up", file=sys.stderr, flush=True)
+            reported = scorer.skipped
+
+
+def _cmd_serve(args) -> int:
+    from .predict import Detector
+    from .pretrained import DEFAULT, PREFIX
+    from .serve import create_app, run_server
+
+    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                        overrides=args.overrides)
+    detector.warm_up()
+    app = create_app(detector, model_name=args.weights or args.config or PREFIX + DEFAULT,
+                     hop_seconds=args.hop,
+                     max_upload_mb=args.max_upload_mb)
+    try:
+        run_server(app, args.host, args.port,
+                   on_ready=lambda url: print(f"serving on {url} (Ctrl-C stops)", flush=True))
+    except KeyboardInterrupt:  # the way to stop the server; uvicorn has shut down cleanly
+        pass
+    return 0
 
 
 def _cmd_make_mini(args) -> int:
@@ -163,6 +218,64 @@ def _add_metrics_parser(sub) -> None:
     p.set_defaults(func=_cmd_metrics)
 
 
+def _add_predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="score audio files or folders")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default: the model's own decision, "
+                        "p_bonafide >= 0.5); e.g. eer_threshold from `evaluate --split dev`")
+    p.add_argument("--timeline", action="store_true", help="also output per-window scores")
+    p.add_argument("--hop", type=float, default=None,
+                   help="window hop in seconds for long audio (default: half a window)")
+    p.add_argument("--aggregate", choices=["min", "mean"], default="min",
+                   help="file score from its windows: least bona fide window (default) or mean")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that decode files ahead of the model (default: 0 on CPU, "
+                        "up to 4 on CUDA)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _add_stream_parser(sub) -> None:
+    p = sub.add_parser("stream", help="score live PCM audio (stdin, a file, the microphone)")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--input", default="-",
+                   help="- (stdin, the default) or a file replayed in real time: an audio file "
+                        "(.wav, .flac, ...) or raw PCM in --format")
+    p.add_argument("--mic", action="store_true",
+                   help="record from the default microphone (needs: pip install sounddevice)")
+    p.add_argument("--format", choices=["s16le", "f32le"], default="s16le",
+                   help="raw PCM sample format (default s16le)")
+    p.add_argument("--rate", type=int, default=16000, help="input sample rate in Hz")
+    p.add_argument("--channels", type=int, default=1, help="interleaved input channels")
+    p.add_argument("--hop", type=float, default=0.5, help="seconds between scores (default 0.5)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.set_defaults(func=_cmd_stream)
+
+
+def _add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="a local web page (and JSON API) that scores audio")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--max-upload-mb", type=float, default=100,
+                   help="largest accepted upload in MB (default 100)")
+    p.add_argument("--hop", type=float, default=0.5, help="seconds between live scores")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.set_defaults(func=_cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aasist", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -177,22 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(sub)
     _add_metrics_parser(sub)
 
-    p = sub.add_parser("predict", help="score audio files or folders")
-    _add_config_args(p, required=False)
-    _add_weights_arg(p)
-    p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="label bona fide when score >= T (default: the model's own decision, "
-                        "p_bonafide >= 0.5); e.g. eer_threshold from `evaluate --split dev`")
-    p.add_argument("--timeline", action="store_true", help="also output per-window scores")
-    p.add_argument("--hop", type=float, default=None,
-                   help="window hop in seconds for long audio (default: half a window)")
-    p.add_argument("--aggregate", choices=["min", "mean"], default="min",
-                   help="file score from its windows: least bona fide window (default) or mean")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (recursive)")
-    p.set_defaults(func=_cmd_predict)
+    _add_predict_parser(sub)
+    _add_stream_parser(sub)
+    _add_serve_parser(sub)
 
     p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
     p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")

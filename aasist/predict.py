@@ -71,19 +71,21 @@ Threshold
       (fewer false rejections of genuine speech, more missed spoofs).
 
 Throughput
-    :func:`predict_paths` decodes and resamples the next files on a background thread
-    while the model runs, cuts the windows of consecutive files into batches, and runs them
-    under ``torch.inference_mode`` on ``workers`` model threads. On CPU the default is one
-    single-threaded model per torch thread with batches of one window: batching gains
-    nothing on CPU (AASIST-L costs ~0.17 CPU-s per 4 s window at any batch size), and
-    independent single-threaded workers keep going on a busy machine, where one
-    multi-threaded forward stalls in OpenMP barriers whenever another process holds a core.
-    On CUDA: one worker, batches of 32. :func:`benchmark_predict` measures files/s and the
-    real-time factor on generated files.
+    :func:`predict_paths` reads the files through a ``torch.utils.data.DataLoader`` (which
+    decodes, resamples and cuts each file into windows) and scores the windows of
+    consecutive files in batches of ``batch_size`` under ``torch.inference_mode``, with
+    torch's thread setting as the caller left it (``torch.set_num_threads`` or
+    ``OMP_NUM_THREADS``). Defaults on CPU: batches of 8, decoding in the calling process
+    (decoding a 4 s file costs 1-6 ms of CPU, the model at least ten times more, and the
+    model's threads already keep the cores busy; a worker process would also be a fork of
+    the process, whose copy-on-write pages the model then touches). On CUDA: batches of
+    32 and up to 4 decoding worker processes, which keep the GPU fed. ``num_workers``
+    (``--workers``) overrides it. ``python scripts/benchmark.py --sections predict``
+    measures files/s and the real-time factor on generated files.
 
     Bits: float32 results depend slightly (~1e-6) on the batch size and thread count of the
-    forward pass. :meth:`Detector.score` runs in the calling thread, so for a clip of at
-    most ``nb_samp`` samples it returns exactly ``model(repeat_pad(x)[None])[0, 1]``.
+    forward pass. :meth:`Detector.score` scores one clip of at most ``nb_samp`` samples as
+    a batch of one, so it returns exactly ``model(repeat_pad(x)[None])[0, 1]``.
 """
 from __future__ import annotations
 
@@ -91,20 +93,20 @@ import csv
 import json
 import math
 import os
-import queue
-import tempfile
 import threading
-import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
 from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
 from .errors import AasistError, ConfigError, DataError
+from .model import load_model
+from .runtime import resolve_device
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -123,14 +125,14 @@ CSV_FIELDS = ("path", "score", "p_bonafide", "label", "duration_s", "sample_rate
 
 
 def _one_line(exc: BaseException) -> str:
-    """An exception as one line; unexpected exception types keep their class name."""
+    """An exception as one line; exception types other than ours keep their class name."""
     text = " ".join(str(exc).split()) or exc.__class__.__name__
-    if not isinstance(exc, (AasistError, ValueError, OSError)):
+    if not isinstance(exc, AasistError):
         text = f"{exc.__class__.__name__}: {text}"
     return text
 
 
-def _p_bonafide(logit0: float, logit1: float) -> float:
+def p_bonafide(logit0: float, logit1: float) -> float:
     """softmax([logit0, logit1])[1] = sigmoid(logit1 - logit0), without overflow."""
     d = float(logit1) - float(logit0)
     if d >= 0:
@@ -139,15 +141,10 @@ def _p_bonafide(logit0: float, logit1: float) -> float:
     return e / (1.0 + e)
 
 
-def _to_mono_float32(audio: Any) -> np.ndarray:
+def to_mono_float32(audio: Any) -> np.ndarray:
     """A 1-D or 2-D (channels on the shorter axis) array/tensor -> float32 mono (n,)."""
-    try:
-        import torch
-
-        if isinstance(audio, torch.Tensor):
-            audio = audio.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
     x = np.asarray(audio)
     if x.dtype.kind in "iu":  # integer PCM: scale as libsndfile does
         info = np.iinfo(x.dtype)
@@ -160,7 +157,7 @@ def _to_mono_float32(audio: Any) -> np.ndarray:
         x = x.mean(axis=axis, dtype=np.float64) if x.shape[axis] > 1 else x.reshape(-1)
     elif x.ndim != 1:
         raise DataError(f"audio must be 1-D (samples) or 2-D (samples x channels), "
-                         f"got shape {x.shape}")
+                        f"got shape {x.shape}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -173,46 +170,111 @@ def find_audio_files(paths: Iterable[PathLike]) -> list[tuple[str, Optional[str]
     """
     out: list[tuple[str, Optional[str]]] = []
     for raw in paths:
-        p = Path(raw)
         name = os.fspath(raw)
-        if p.is_dir():
+        if os.path.isdir(name):
             found = []
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                for f in sorted(files):
-                    if os.path.splitext(f)[1].lower() in AUDIO_EXTENSIONS:
-                        found.append(os.path.join(root, f))
-            if found:
-                out.extend((f, None) for f in found)
-            else:
+            for root, dirs, files in os.walk(name):
+                dirs.sort()  # walk sub-folders in name order
+                found += [os.path.join(root, f) for f in sorted(files)
+                          if os.path.splitext(f)[1].lower() in AUDIO_EXTENSIONS]
+            out.extend((f, None) for f in found)
+            if not found:
                 out.append((name, f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) "
                                   f"found under folder {name}"))
-        elif p.exists():
+        elif os.path.exists(name):
             out.append((name, None))
         else:
             out.append((name, f"no such file or folder: {name}"))
     return out
 
 
-# --------------------------------------------------------------------------- detector
+# --------------------------------------------------------------------------- audio -> windows
 
 
 @dataclass
-class _Job:
-    """One input: its 16 kHz audio, where its windows start, and the logits gathered so far."""
+class Clip:
+    """One input cut into windows, and the logits of the windows scored so far.
+
+    ``audio`` is the 16 kHz mono float32 signal, already repeat-padded to ``nb_samp`` when
+    it was shorter; window ``i`` is ``audio[starts[i]:starts[i] + nb_samp]``. A clip that
+    could not be read has ``error`` set and no windows.
+    """
 
     path: str
     error: Optional[str] = None
-    audio: Optional[np.ndarray] = None  # 16 kHz mono float32 (already padded if short)
-    starts: list = field(default_factory=list)
+    audio: Optional[np.ndarray] = None
+    starts: list[int] = field(default_factory=list)
     n16: int = 0  # samples at 16 kHz before padding
     duration_s: float = 0.0
-    sample_rate: int = 0
-    logits: list = field(default_factory=list)  # one (2,) float32 array per scored window
+    sample_rate: int = 0  # of the original audio
+    logits: list[np.ndarray] = field(default_factory=list)  # one (2,) array per scored window
 
     @property
     def done(self) -> bool:
         return self.error is not None or len(self.logits) == len(self.starts)
+
+
+def cut_windows(path: str, x: np.ndarray, sample_rate: int, nb_samp: int, hop: int) -> Clip:
+    """Mono float32 audio at ``sample_rate`` -> a Clip at 16 kHz with its window starts.
+
+    Up to ``nb_samp`` samples (after resampling): one window, repeat-padded like the
+    official evaluation. Longer: a window every ``hop`` samples, the last one aligned to the
+    end. Raises DataError for audio that cannot be scored.
+    """
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise DataError(f"{path}: sample_rate must be a positive integer, got {sample_rate!r}")
+    if x.shape[0] == 0:
+        raise DataError(f"{path}: audio has no samples")
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: audio contains NaN or infinite samples")
+    x16 = resample_to_16k(x, int(sample_rate))
+    n16 = int(x16.shape[0])
+    if n16 == 0:
+        raise DataError(f"{path}: audio too short to resample ({x.shape[0]} samples at "
+                        f"{sample_rate} Hz)")
+    if n16 <= nb_samp:
+        audio, starts = np.ascontiguousarray(repeat_pad(x16, nb_samp)), [0]
+    else:
+        audio, starts = x16, list(range(0, n16 - nb_samp, hop)) + [n16 - nb_samp]
+    return Clip(path=path, audio=audio, starts=starts, n16=n16,
+                duration_s=x.shape[0] / float(sample_rate), sample_rate=int(sample_rate))
+
+
+class _DecodedFiles(Dataset):
+    """Item i of ``find_audio_files`` entries -> its Clip; a file that cannot be read (a
+    DataError) or does not fit in memory becomes a Clip with ``error`` set."""
+
+    def __init__(self, entries: Sequence[tuple[str, Optional[str]]], nb_samp: int, hop: int):
+        self.entries, self.nb_samp, self.hop = list(entries), nb_samp, hop
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int) -> Clip:
+        path, error = self.entries[i]
+        if error is not None:
+            return Clip(path=path, error=error)
+        try:
+            x, sample_rate = read_audio(path)
+            return cut_windows(path, x, sample_rate, self.nb_samp, self.hop)
+        except (AasistError, MemoryError) as exc:  # one bad file must never stop the batch
+            return Clip(path=path, error=_one_line(exc))
+
+
+def _unchanged(clip: Clip) -> Clip:
+    return clip  # the DataLoader's collate step: a Clip is passed on as it is
+
+
+def file_loader(entries: Sequence[tuple[str, Optional[str]]], nb_samp: int, hop: int,
+                num_workers: int = 0) -> DataLoader:
+    """A DataLoader yielding one Clip per entry, in order; ``num_workers`` processes decode
+    and resample ahead of the consumer (0: in the calling process)."""
+    return DataLoader(_DecodedFiles(entries, nb_samp, hop), batch_size=None,
+                      collate_fn=_unchanged, num_workers=num_workers,
+                      prefetch_factor=4 if num_workers else None)
+
+
+# --------------------------------------------------------------------------- detector
 
 
 class Detector:
@@ -228,164 +290,129 @@ class Detector:
             ``score >= T`` (see the module doc, "Threshold").
         hop_seconds: hop between windows of long audio (default: half a window).
         overrides: ``KEY=VALUE`` config overrides, e.g. ``["model_config.nb_samp=16000"]``.
-        batch_size: windows per forward pass (default 1 on CPU, where batching gains
-            nothing, so each window's score is independent of the other files; 32 on CUDA).
+        batch_size: windows per forward pass (default 8 on CPU, 32 on CUDA).
         aggregate: ``"min"`` (least bona fide window) or ``"mean"`` (mean logits).
-        workers: model threads used by :func:`predict_paths` (default: on CPU one per
-            torch thread, at most 8, sharing the torch threads; on CUDA 1). See the module
-            doc, "Throughput".
     """
 
     def __init__(self, config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
                  device: Optional[str] = None,
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
-                 aggregate: str = "min", workers: Optional[int] = None):
-        from . import load_model
-        from .runtime import resolve_device
-
+                 aggregate: str = "min"):
         model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
-        self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds,
-                    batch_size, aggregate, workers)
+        self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds, batch_size,
+                    aggregate)
 
     @classmethod
-    def from_model(cls, model, nb_samp: Optional[int] = None, threshold: Optional[float] = None,
-                   hop_seconds: Optional[float] = None, batch_size: Optional[int] = None,
-                   aggregate: str = "min", workers: Optional[int] = None) -> "Detector":
+    def from_model(cls, model: torch.nn.Module, nb_samp: Optional[int] = None,
+                   threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
+                   batch_size: Optional[int] = None, aggregate: str = "min") -> "Detector":
         """Wrap an already built model (``nb_samp`` default: its config's ``nb_samp``)."""
         if nb_samp is None:
             nb_samp = int(model.d_args["nb_samp"])
         det = cls.__new__(cls)
-        det._setup(model.eval(), int(nb_samp), threshold, hop_seconds, batch_size, aggregate,
-                   workers)
+        det._setup(model.eval(), int(nb_samp), threshold, hop_seconds, batch_size, aggregate)
         return det
 
-    def _setup(self, model, nb_samp, threshold, hop_seconds, batch_size, aggregate,
-               workers) -> None:
-        import torch
-
+    def _setup(self, model, nb_samp, threshold, hop_seconds, batch_size, aggregate) -> None:
         self.model = model
+        self._lock = threading.Lock()
         self.device = next(model.parameters()).device
         min_samples = int(getattr(model, "min_samples", 1))
         if nb_samp < min_samples:
             raise ConfigError(f"nb_samp={nb_samp} is shorter than the model minimum {min_samples}")
         self.nb_samp = nb_samp
-        if hop_seconds is None:
-            self.hop = max(1, nb_samp // 2)
-        else:
-            if not (isinstance(hop_seconds, (int, float)) and math.isfinite(hop_seconds)
-                    and hop_seconds > 0):
-                raise ConfigError(f"hop must be a positive number of seconds, got {hop_seconds!r}")
-            self.hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
-            if self.hop > nb_samp:
-                raise ConfigError(f"hop {hop_seconds} s is longer than the window "
-                                 f"{nb_samp / SAMPLE_RATE:.4g} s: audio between windows would "
-                                 f"not be scored")
+        self.hop = hop_samples(hop_seconds, nb_samp)
         if threshold is not None and not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         self.threshold = None if threshold is None else float(threshold)
         if aggregate not in AGGREGATIONS:
-            raise ConfigError(f"unknown aggregate {aggregate!r}; choose one of {', '.join(AGGREGATIONS)}")
+            raise ConfigError(f"unknown aggregate {aggregate!r}; choose one of "
+                              f"{', '.join(AGGREGATIONS)}")
         self.aggregate = aggregate
-        cpu = self.device.type == "cpu"
         if batch_size is None:
-            batch_size = 1 if cpu else 32
+            batch_size = 8 if self.device.type == "cpu" else 32
         if int(batch_size) < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
-        if workers is None:
-            workers = min(8, max(1, torch.get_num_threads())) if cpu else 1
-        if int(workers) < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers}")
-        self.workers = int(workers)
 
     @property
     def hop_seconds(self) -> float:
         return self.hop / SAMPLE_RATE
 
-    # ---- audio -> windows
-
-    def _job_from_audio(self, path: str, x: np.ndarray, sample_rate: int) -> _Job:
-        if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise DataError(f"{path}: sample_rate must be a positive integer, got {sample_rate!r}")
-        if x.shape[0] == 0:
-            raise DataError(f"{path}: audio has no samples")
-        if not np.isfinite(x).all():
-            raise DataError(f"{path}: audio contains NaN or infinite samples")
-        duration = x.shape[0] / float(sample_rate)
-        x16 = resample_to_16k(x, int(sample_rate))
-        n16 = int(x16.shape[0])
-        if n16 == 0:
-            raise DataError(f"{path}: audio too short to resample ({x.shape[0]} samples at "
-                            f"{sample_rate} Hz)")
-        nb = self.nb_samp
-        if n16 <= nb:
-            audio, starts = np.ascontiguousarray(repeat_pad(x16, nb)), [0]
-        else:
-            audio = x16
-            starts = list(range(0, n16 - nb, self.hop)) + [n16 - nb]
-        return _Job(path=path, audio=audio, starts=starts, n16=n16, duration_s=duration,
-                    sample_rate=int(sample_rate))
-
-    def _load_job(self, path: str) -> _Job:
-        x, sr = read_audio(path)
-        return self._job_from_audio(path, x, sr)
-
-    def _safe_job(self, path: str, error: Optional[str] = None) -> _Job:
-        """Decode one path into a job; any failure becomes the job's error (one line)."""
-        if error is not None:
-            return _Job(path=path, error=error)
-        try:
-            return self._load_job(path)
-        except Exception as exc:  # one bad file must never stop the batch
-            return _Job(path=path, error=_one_line(exc))
-
-    def _window(self, job: _Job, i: int) -> np.ndarray:
-        s = job.starts[i]
-        return job.audio[s:s + self.nb_samp]
-
     # ---- model
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
-        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (column 1 = bona fide)."""
-        import torch
+        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (column 1 = bona fide).
 
-        with torch.inference_mode():
+        Safe to call from several threads (a web server's requests): forward passes run
+        one at a time instead of competing for the same cores.
+        """
+        with self._lock, torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
             return self.model(x).float().cpu().numpy()
 
+    def warm_up(self) -> None:
+        """One forward pass on silence, so the first real window does not pay for the
+        allocations and kernel choices of a first call (live scoring, a server)."""
+        self.logits(np.zeros((1, self.nb_samp), np.float32))
+
+    def verdict(self, logit0: float, logit1: float) -> dict:
+        """The two logits of a window (or a file) -> ``score``, ``p_bonafide``, ``label``."""
+        bona = (logit1 >= logit0) if self.threshold is None else (logit1 >= self.threshold)
+        return {"score": float(logit1), "p_bonafide": p_bonafide(logit0, logit1),
+                "label": "bonafide" if bona else "spoof"}
+
+    def score_clips(self, clips: Iterable[Clip]) -> Iterator[Clip]:
+        """Fill in the logits of each clip's windows, yielding the clips in order.
+
+        Windows of consecutive clips share batches of ``batch_size``; a clip is yielded as
+        soon as all its windows (none for a clip with an error) are scored.
+        """
+        waiting: deque[Clip] = deque()
+        batch: list[tuple[Clip, int]] = []
+        for clip in clips:
+            waiting.append(clip)
+            for start in clip.starts if clip.error is None else ():
+                batch.append((clip, start))
+                if len(batch) == self.batch_size:
+                    self._score_batch(batch)
+                    batch = []
+                    yield from _pop_done(waiting)
+            yield from _pop_done(waiting)
+        if batch:
+            self._score_batch(batch)
+        yield from _pop_done(waiting)
+
+    def _score_batch(self, batch: list[tuple[Clip, int]]) -> None:
+        windows = np.stack([clip.audio[s:s + self.nb_samp] for clip, s in batch])
+        for (clip, _), row in zip(batch, self.logits(windows)):
+            clip.logits.append(row)
+
     # ---- windows -> result
 
-    def _result(self, job: _Job, timeline: bool) -> dict:
-        if job.error is not None:
-            return {"path": job.path, "error": job.error}
-        lg = np.stack(job.logits).astype(np.float32)  # (k, 2)
+    def result(self, clip: Clip, timeline: bool = False) -> dict:
+        """A scored clip -> predict's result dict (see the module doc, "Output")."""
+        if clip.error is not None:
+            return {"path": clip.path, "error": clip.error}
+        lg = np.stack(clip.logits).astype(np.float32)  # (windows, 2)
         if not np.isfinite(lg).all():
-            return {"path": job.path, "error": "the model produced a non-finite score"}
+            return {"path": clip.path, "error": "the model produced a non-finite score"}
         if self.aggregate == "mean":
             l0, l1 = (float(v) for v in lg.astype(np.float64).mean(axis=0))
         else:
             stat = lg[:, 1] if self.threshold is not None else lg[:, 1] - lg[:, 0]
             i = int(np.argmin(stat))  # first of equal minima
             l0, l1 = float(lg[i, 0]), float(lg[i, 1])
-        p = _p_bonafide(l0, l1)
-        bona = (l1 >= l0) if self.threshold is None else (l1 >= self.threshold)
-        out = {"path": job.path, "score": l1, "p_bonafide": p,
-               "label": "bonafide" if bona else "spoof",
-               "duration_s": job.duration_s, "sample_rate": job.sample_rate,
-               "windows": len(job.starts)}
+        out = {"path": clip.path, **self.verdict(l0, l1), "duration_s": clip.duration_s,
+               "sample_rate": clip.sample_rate, "windows": len(clip.starts)}
         if timeline:
             out["timeline"] = [  # a padded clip's only window ends where the audio ends
-                {"start_s": s / SAMPLE_RATE, "end_s": min(s + self.nb_samp, job.n16) / SAMPLE_RATE,
-                 "score": float(w[1]), "p_bonafide": _p_bonafide(w[0], w[1])}
-                for s, w in zip(job.starts, lg)]
+                {"start_s": s / SAMPLE_RATE,
+                 "end_s": min(s + self.nb_samp, clip.n16) / SAMPLE_RATE,
+                 "score": float(w[1]), "p_bonafide": p_bonafide(w[0], w[1])}
+                for s, w in zip(clip.starts, lg)]
         return out
-
-    def _run_job(self, job: _Job) -> None:
-        for b in range(0, len(job.starts), self.batch_size):
-            idx = range(b, min(b + self.batch_size, len(job.starts)))
-            batch = np.stack([self._window(job, i) for i in idx])
-            job.logits.extend(self.logits(batch))
 
     def score(self, path_or_array: Any, sample_rate: Optional[int] = None,
               timeline: bool = False) -> dict:
@@ -393,140 +420,71 @@ class Detector:
 
         Arrays: 1-D, or 2-D with channels on the shorter axis (``soundfile.read``'s
         (frames, channels) and ``torchaudio.load``'s (channels, frames) both work); integer
-        PCM is scaled to [-1, 1). Raises DataError / ValueError for audio that cannot be
-        scored (use :func:`predict_paths` to get per-file errors instead).
+        PCM is scaled to [-1, 1). Raises DataError for audio that cannot be scored (use
+        :func:`predict_paths` to get per-file errors instead).
         """
         if isinstance(path_or_array, (str, os.PathLike)):
             if sample_rate is not None:
-                raise ValueError("sample_rate is read from the file; pass it only with an array")
-            job = self._load_job(os.fspath(path_or_array))
+                raise DataError("sample_rate is read from the file; pass it only with an array")
+            path = os.fspath(path_or_array)
+            x, sample_rate = read_audio(path)
         else:
             if sample_rate is None:
-                raise ValueError("pass sample_rate= with an array (e.g. sample_rate=16000)")
-            job = self._job_from_audio("<array>", _to_mono_float32(path_or_array), sample_rate)
-        self._run_job(job)
-        result = self._result(job, timeline)
+                raise DataError("pass sample_rate= with an array (e.g. sample_rate=16000)")
+            path, x = "<array>", to_mono_float32(path_or_array)
+        (clip,) = self.score_clips([cut_windows(path, x, sample_rate, self.nb_samp, self.hop)])
+        result = self.result(clip, timeline)
         if "error" in result:
-            raise DataError(f"{job.path}: {result['error']}")
+            raise DataError(f"{clip.path}: {result['error']}")
         return result
+
+
+def hop_samples(hop_seconds: Optional[float], nb_samp: int) -> int:
+    """The hop between windows in samples (default: half a window), validated."""
+    if hop_seconds is None:
+        return max(1, nb_samp // 2)
+    if not (isinstance(hop_seconds, (int, float)) and math.isfinite(hop_seconds)
+            and hop_seconds > 0):
+        raise ConfigError(f"hop must be a positive number of seconds, got {hop_seconds!r}")
+    hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
+    if hop > nb_samp:
+        raise ConfigError(f"hop {hop_seconds} s is longer than the window "
+                          f"{nb_samp / SAMPLE_RATE:.4g} s: audio between windows would "
+                          f"not be scored")
+    return hop
+
+
+def _pop_done(waiting: deque) -> Iterator[Clip]:
+    while waiting and waiting[0].done:
+        yield waiting.popleft()
 
 
 # --------------------------------------------------------------------------- many files
 
-_END = object()
-
-
-def _put(out: "queue.Queue", item: Any, stop: threading.Event) -> bool:
-    """Put ``item``, waiting in short steps so a stop request is noticed; False if stopped."""
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _producer(detector: Detector, entries, out: "queue.Queue", stop: threading.Event) -> None:
-    """Background thread: decode and resample the next files while the model runs."""
-    try:
-        for path, error in entries:
-            if stop.is_set() or not _put(out, detector._safe_job(path, error), stop):
-                return
-        item: Any = _END
-    except BaseException as exc:  # a bug: hand it to the consumer to re-raise
-        item = exc
-    _put(out, item, stop)
-
 
 def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool = False,
-                  progress: bool = True, prefetch: int = 8) -> Iterator[dict]:
+                  progress: bool = True, num_workers: Optional[int] = None) -> Iterator[dict]:
     """Score files and folders (recursively), yielding one result dict per file, in order.
 
-    A background thread decodes and resamples up to ``prefetch`` files ahead; windows of
-    consecutive files are cut into batches of ``detector.batch_size`` and run on
-    ``detector.workers`` model threads. With more than one worker on CPU, torch's
-    process-wide thread count is set so that the workers share the torch threads (one
-    each by default) while the generator runs, and restored afterwards. A file that cannot
-    be scored yields ``{"path", "error"}`` and the rest go on. Progress: tqdm on stderr.
+    ``num_workers`` DataLoader processes decode and resample the next files while the model
+    runs (default: 0, in this process, on CPU; up to 4 on CUDA; see the module doc,
+    "Throughput"). A file that cannot be scored yields ``{"path", "error"}`` and the rest
+    go on. Progress: tqdm on stderr.
     """
-    import torch
-    from tqdm import tqdm
-
     entries = find_audio_files(paths)
-    jobs: "queue.Queue" = queue.Queue(maxsize=max(1, int(prefetch)))
-    stop = threading.Event()
-    decoder = threading.Thread(target=_producer, args=(detector, entries, jobs, stop),
-                               name="aasist-predict-decode", daemon=True)
-    workers = detector.workers
-    threads_before = torch.get_num_threads()
-    per_worker = max(1, threads_before // workers)
-    if workers > 1 and detector.device.type == "cpu":
-        # One single-threaded model per core degrades gracefully on a busy machine, where
-        # OpenMP's barriers make a 2-thread forward up to 10x slower when a core is taken.
-        torch.set_num_threads(per_worker)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aasist-predict-model",
-                              initializer=torch.set_num_threads, initargs=(per_worker,)) \
-        if detector.device.type == "cpu" else ThreadPoolExecutor(max_workers=workers)
-    bar = tqdm(total=len(entries), unit="file", disable=not progress, dynamic_ncols=True,
-               desc="predict", leave=False)
-    pending: deque = deque()  # jobs not yet yielded, in input order
-    inflight: deque = deque()  # (future, [(job, window index), ...]) in submission order
-    current: Optional[_Job] = None  # job whose windows are being cut into batches
-    next_window = 0
-    finished = False
-
-    def next_batch() -> list:
-        nonlocal current, next_window, finished
-        batch: list = []
-        while len(batch) < detector.batch_size and not finished:
-            if current is not None and next_window < len(current.starts):
-                take = min(detector.batch_size - len(batch), len(current.starts) - next_window)
-                batch.extend((current, next_window + k) for k in range(take))
-                next_window += take
-                continue
-            item = jobs.get()
-            if item is _END:
-                finished = True
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                pending.append(item)
-                current, next_window = (None, 0) if item.error is not None else (item, 0)
-        return batch
-
-    decoder.start()
-    try:
-        while True:
-            while len(inflight) < workers + 1:  # keep every worker busy, one batch queued
-                batch = next_batch()
-                if not batch:
-                    break
-                windows = np.stack([detector._window(j, i) for j, i in batch])
-                inflight.append((pool.submit(detector.logits, windows), batch))
-                if pending and pending[0].done:  # an error/ready job at the front: yield it
-                    break
-            if inflight:
-                future, batch = inflight.popleft()
-                for (job, _), row in zip(batch, future.result()):
-                    job.logits.append(row)
-            while pending and pending[0].done:
-                job = pending.popleft()
-                result = detector._result(job, timeline)
-                job.audio = None  # free the decoded audio
-                bar.update(1)
-                yield result
-            if finished and not inflight and not pending:
-                break
-    finally:
-        stop.set()
-        for future, _ in inflight:
-            future.cancel()
-        pool.shutdown(wait=True)
-        if torch.get_num_threads() != threads_before:
-            torch.set_num_threads(threads_before)
-        bar.close()
-        decoder.join(timeout=5)
+    if num_workers is None:
+        cuda = detector.device.type == "cuda" and len(entries) > 1
+        num_workers = min(4, os.cpu_count() or 1) if cuda else 0
+    elif int(num_workers) < 0:
+        raise ConfigError(f"workers must be >= 0, got {num_workers}")
+    loader = file_loader(entries, detector.nb_samp, detector.hop, num_workers)
+    with tqdm(total=len(entries), unit="file", disable=not progress, dynamic_ncols=True,
+              desc="predict", leave=False) as bar:
+        for clip in detector.score_clips(loader):
+            result = detector.result(clip, timeline)
+            clip.audio = None  # the decoded audio is no longer needed
+            bar.update(1)
+            yield result
 
 
 # --------------------------------------------------------------------------- output
@@ -568,67 +526,7 @@ class ResultWriter:
         self.stream.flush()
 
 
-# --------------------------------------------------------------------------- benchmark
-
-
-def make_test_files(folder: PathLike, n_files: int, seconds: float,
-                    sample_rate: int = SAMPLE_RATE, seed: int = 0, ext: str = "flac") -> list[str]:
-    """Write ``n_files`` seeded noise-like 16-bit clips of ``seconds`` s (for benchmarks)."""
-    import soundfile as sf
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    n = max(1, int(round(seconds * sample_rate)))
-    t = np.arange(n) / sample_rate
-    paths = []
-    for k in range(n_files):
-        f0 = rng.uniform(90, 250)
-        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(2, 6) * t) ** 2
-        x = 0.2 * envelope * np.sin(2 * np.pi * f0 * t) + 0.02 * rng.standard_normal(n)
-        path = folder / f"clip_{k:05d}.{ext}"
-        sf.write(str(path), np.clip(x, -1, 1).astype(np.float32), sample_rate, subtype="PCM_16")
-        paths.append(str(path))
-    return paths
-
-
-def benchmark_predict(detector: Detector, n_files: int = 50, seconds: float = 4.0,
-                      sample_rate: int = SAMPLE_RATE, workdir: Optional[PathLike] = None,
-                      seed: int = 0) -> dict:
-    """Time :func:`predict_paths` on ``n_files`` generated FLAC files of ``seconds`` s each.
-
-    Decoding, resampling, batching and inference are all timed (file generation and one
-    warm-up batch are not). Returns files/s, the real-time factor (audio seconds per wall
-    second), the process CPU time, the 1-minute load average before the run (other
-    processes on the machine slow it down) and the settings that produced them.
-    """
-    import torch
-
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        files = make_test_files(tmp, n_files, seconds, sample_rate=sample_rate, seed=seed)
-        for _ in predict_paths(detector, files[:2 * detector.workers], progress=False):
-            pass  # warm-up: kernels and allocator
-        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        t0, c0 = time.perf_counter(), time.process_time()
-        results = list(predict_paths(detector, files, progress=False))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    failed = [r for r in results if "error" in r]
-    if failed:
-        raise AasistError(f"benchmark: {len(failed)} generated file(s) failed: {failed[0]['error']}")
-    audio_s = n_files * seconds
-    return {
-        "files": n_files, "seconds_per_file": seconds, "sample_rate": sample_rate,
-        "audio_s": audio_s, "wall_s": wall, "files_per_s": n_files / wall,
-        "x_real_time": audio_s / wall, "windows": sum(r["windows"] for r in results),
-        # CPU seconds of this process (all threads): on a busy machine, cpu_s / torch_threads
-        # estimates the wall time an idle machine would need
-        "cpu_s": cpu, "load_avg_1min_before": load_before,
-        "batch_size": detector.batch_size, "workers": detector.workers, "nb_samp": detector.nb_samp,
-        "hop_s": detector.hop_seconds, "device": str(detector.device),
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
-__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Detector",
-           "ResultWriter", "benchmark_predict", "find_audio_files", "make_test_files",
-           "predict_paths", "resample_to_16k"]
+__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Clip", "Detector",
+           "ResultWriter", "cut_windows", "file_loader", "find_audio_files", "hop_samples",
+           "p_bonafide",
+           "predict_paths", "resample_to_16k", "to_mono_float32"]

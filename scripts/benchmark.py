@@ -1,10 +1,12 @@
-"""Throughput, side by side: our AASIST against the official code, data pipeline, evaluation, predict.
+"""Throughput, side by side: our AASIST against the official code, data pipeline, evaluation,
+predict, stream.
 
-    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict]
+    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream]
                                 [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
+                                [--smoke]
 
 model    eval forward (batch 8 x 64600 samples, inference_mode) and training step (forward,
-         backward, Adam; batch 8), each in a fresh subprocess so no process-wide setting
+         backward, Adam; batch 8; --model-batch), each in a fresh subprocess so no process-wide setting
          leaks between implementations. "official" is clovaai/aasist's models/AASIST.py as
          shipped, imported from --official-dir without importing this package; "ours" is
          `import aasist; aasist.build_model(...)` as users run it; "ours, tuning off" sets
@@ -14,6 +16,10 @@ model    eval forward (batch 8 x 64600 samples, inference_mode) and training ste
 data     training-item throughput of a generated mini corpus: decoding FLAC vs the decoded cache.
 eval     clips/s of `evaluate`'s batched loader (cache, default workers) + inference_mode, mini corpus.
 predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
+stream   p50/p95 latency and real-time factor of `python -m aasist stream` at hops 0.25/0.5/1 s.
+
+--smoke runs every chosen section at a tiny scale (one model, a few items, batch 1): it checks
+that the script works, and its numbers mean nothing.
 """
 from __future__ import annotations
 
@@ -123,7 +129,7 @@ def bench_model(args, weights_dir: Path | None) -> list[dict]:
         for model in args.models:
             weights = weights_dir / f"{model}.pth" if weights_dir else None
             weights = str(weights) if weights and weights.is_file() else None
-            for mode, batch in (("eval", 8), ("train", 8)):
+            for mode, batch in (("eval", args.model_batch), ("train", args.model_batch)):
                 for amp in ([False, True] if device == "cuda" else [False]):
                     samples = {name: [] for name, _ in impls}
                     logits = {}
@@ -155,15 +161,57 @@ def bench_model(args, weights_dir: Path | None) -> list[dict]:
 
 
 def _mini_corpus(tmp: Path, sizes=None) -> Path:
-    sys.path.insert(0, str(ROOT))
     from aasist.data.mini import make_mini
 
     return make_mini(tmp, seed=0, sizes=sizes, progress=False)
 
 
+class _SwitchableIndices:
+    """A sampler whose index list can change between epochs (workers stay up meanwhile)."""
+
+    def __init__(self, indices: list[int]) -> None:
+        self.indices = indices
+
+    def __iter__(self):
+        return iter(list(self.indices))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def pipeline_rate(dataset, n_items: int, *, num_workers: int = 0, batch_size: int = 32,
+                  seed: int = 0) -> float:
+    """Items per second that ``dataset`` delivers through a DataLoader (batches collated).
+
+    Reads ``n_items`` items in a seeded random order (cycling if the dataset is smaller)
+    with ``num_workers`` worker processes. A short untimed warm-up epoch starts the workers
+    (kept alive with ``persistent_workers``) and warms the page cache for those items; the
+    timed epoch then runs from ``iter()`` to its last batch.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset), generator=g).tolist()
+    timed = [order[i % len(order)] for i in range(n_items)]
+    sampler = _SwitchableIndices(timed[:max(batch_size * max(num_workers, 1) * 2, batch_size)])
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        persistent_workers=num_workers > 0)
+    for _ in loader:  # warm-up epoch: worker start-up, imports, first file opens
+        pass
+    sampler.indices = timed
+    count = 0
+    t0 = time.perf_counter()
+    for batch in loader:
+        count += len(batch[0])
+    elapsed = time.perf_counter() - t0
+    del loader  # shuts the persistent workers down
+    return count / elapsed
+
+
 def bench_data(args, corpus: Path) -> list[dict]:
     """Training-item throughput: decode FLAC every epoch vs the memory-mapped int16 cache."""
-    from aasist.data.cache import DecodedCache, benchmark_pipeline
+    from aasist.data.cache import DecodedCache
     from aasist.data.datasets import TrainDataset
     from aasist.data.protocols import la_paths, read_cm_protocol
 
@@ -176,7 +224,8 @@ def bench_data(args, corpus: Path) -> list[dict]:
         for name, source in (("flac", paths.flac_dir), ("cache", cache)):
             ds = TrainDataset(records, source, 64600)
             rates[name] = statistics.median(
-                benchmark_pipeline(ds, n_items=args.data_items, num_workers=workers, batch_size=24)
+                pipeline_rate(ds, n_items=args.data_items, num_workers=workers,
+                              batch_size=args.data_batch)
                 for _ in range(args.rounds))
         for name, rate in rates.items():
             rows.append(dict(section="data", impl=name, num_workers=workers, items_per_s=rate,
@@ -212,16 +261,90 @@ def bench_eval(args, corpus: Path) -> list[dict]:
     return rows
 
 
-def bench_predict(args, weights_dir: Path | None) -> list[dict]:
-    """Files/s and x real time of the predict scorer (AASIST-L)."""
-    import aasist.predict as predict
+def speechlike(seconds: float, sample_rate: int = 16000, seed: int = 0):
+    """A seeded float32 voice-like signal: a low tone with a syllable-rate envelope, noise."""
+    import numpy as np
 
-    weights = weights_dir / "AASIST-L.pth" if weights_dir else None
-    if not weights or not weights.is_file():
-        return []
-    detector = predict.Detector(ROOT / "config" / "AASIST-L.conf", weights, device="cpu")
-    out = predict.benchmark_predict(detector, n_files=args.predict_files, seconds=4.0)
-    return [dict(section="predict", model="AASIST-L", **out)]
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(seconds * sample_rate)))
+    t = np.arange(n) / sample_rate
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(2, 6) * t) ** 2
+    x = 0.2 * envelope * np.sin(2 * np.pi * rng.uniform(90, 250) * t) \
+        + 0.02 * rng.standard_normal(n)
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def make_test_files(folder: Path, n_files: int, seconds: float, sample_rate: int = 16000,
+                    seed: int = 0) -> list[str]:
+    """Write ``n_files`` seeded voice-like 16-bit FLAC clips of ``seconds`` s each."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n_files):
+        path = folder / f"clip_{k:05d}.flac"
+        sf.write(str(path), speechlike(seconds, sample_rate, seed=seed * 100_003 + k),
+                 sample_rate, subtype="PCM_16")
+        paths.append(str(path))
+    return paths
+
+
+def bench_predict(args, tmp: Path) -> list[dict]:
+    """Files/s and x real time of `predict_paths` (the bundled AASIST-L) on generated files.
+
+    Decoding, resampling, batching and inference are timed; file generation and a warm-up
+    on two files are not. cpu_s is this process's CPU time (its DataLoader worker's is not
+    included); the load average says how busy the machine was.
+    """
+    import torch
+
+    from aasist.predict import Detector, predict_paths
+
+    detector = Detector(device="cpu")
+    files = make_test_files(tmp / "predict", args.predict_files, args.predict_seconds)
+    for _ in predict_paths(detector, files[:2], progress=False):
+        pass  # warm-up: kernels and allocator
+    load_before = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    results = list(predict_paths(detector, files, progress=False))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    failed = [r["error"] for r in results if "error" in r]
+    if failed:
+        raise RuntimeError(f"benchmark: {len(failed)} generated file(s) failed: {failed[0]}")
+    audio_s = len(files) * args.predict_seconds
+    return [dict(section="predict", model="AASIST-L", device="cpu", files=len(files),
+                 seconds_per_file=args.predict_seconds, windows=sum(r["windows"] for r in results),
+                 batch_size=detector.batch_size, torch_threads=torch.get_num_threads(),
+                 wall_s=wall, files_per_s=len(files) / wall, x_real_time=audio_s / wall,
+                 cpu_s=cpu, load_avg_1min_before=load_before)]
+
+
+def bench_stream(args) -> list[dict]:
+    """Latency (p50/p95) and real-time factor of `python -m aasist stream` at hops of 0.25,
+    0.5 and 1 s: a generated clip replayed in real time through StreamScorer (bundled
+    AASIST-L), as `stream --input FILE` does. real_time_factor = mean forward time / hop:
+    below 1 every hop is scored; above, windows are skipped (counted in `skipped`)."""
+    import numpy as np
+
+    from aasist.predict import Detector
+    from aasist.stream import StreamScorer, paced
+
+    detector = Detector(device="cpu")
+    detector.warm_up()
+    x = speechlike(args.stream_seconds, seed=1)
+    rows = []
+    for hop in (0.25, 0.5, 1.0):
+        load_before = os.getloadavg()[0]
+        scorer = StreamScorer(detector, hop_seconds=hop)
+        latency = [line["latency_ms"] for line in scorer.run(paced(x))]
+        forward_ms = 1000 * scorer.busy_s / scorer.scored
+        rows.append(dict(section="stream", model="AASIST-L", device="cpu", hop_s=hop,
+                         audio_s=args.stream_seconds, windows=scorer.scored,
+                         skipped=scorer.skipped, p50_latency_ms=float(np.percentile(latency, 50)),
+                         p95_latency_ms=float(np.percentile(latency, 95)),
+                         forward_ms=forward_ms, real_time_factor=forward_ms / (1000 * hop),
+                         load_avg_1min_before=load_before))
+    return rows
 
 
 def _table(rows: list[dict], keys: list[str]) -> str:
@@ -232,68 +355,100 @@ def _table(rows: list[dict], keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="model,data,eval,predict")
+    parser.add_argument("--sections", default="model,data,eval,predict,stream")
     parser.add_argument("--official-dir", type=Path, help="a checkout of github.com/clovaai/aasist")
     parser.add_argument("--weights-dir", type=Path, default=ROOT / "aasist" / "pretrained",
-                        help="folder with AASIST.pth / AASIST-L.pth (logit comparison, predict)")
+                        help="folder with AASIST.pth / AASIST-L.pth (logit comparison)")
     parser.add_argument("--models", default="AASIST-L,AASIST")
     parser.add_argument("--devices", default=None, help="default: cpu, plus cuda when available")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-batch", type=int, default=8)
     parser.add_argument("--ours-untuned", action="store_true", help="also time ours with AASIST_MALLOC_TUNING=0")
     parser.add_argument("--data-items", type=int, default=480)
+    parser.add_argument("--data-batch", type=int, default=24)
     parser.add_argument("--eval-items", type=int, default=96)
     parser.add_argument("--predict-files", type=int, default=32)
+    parser.add_argument("--predict-seconds", type=float, default=4.0)
+    parser.add_argument("--stream-seconds", type=float, default=30.0)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny run that checks the script works (numbers mean nothing)")
     parser.add_argument("--json", type=Path, help="also write all rows as JSON")
-    args = parser.parse_args()
-    if args.worker:
-        _worker(json.loads(args.worker))
-        return
-    sys.path.insert(0, str(ROOT))
+    args = parser.parse_args(argv)
+    args.mini_sizes = None  # make_mini's default corpus
+    if args.smoke:
+        args.models, args.rounds, args.warmup, args.repeats = "AASIST-L", 1, 0, 1
+        args.model_batch, args.data_items, args.data_batch, args.eval_items = 1, 8, 4, 2
+        args.predict_files, args.predict_seconds, args.stream_seconds = 3, 1.0, 1.5
+        args.mini_sizes = {"train": (2, 4), "dev": (2, 2), "eval": (2, 2)}
+    args.models = args.models.split(",")
+    args.sections = args.sections.split(",")
+    return args
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Run the chosen sections, printing a table per section; returns all rows."""
     import torch
 
-    args.models = args.models.split(",")
     args.devices = (args.devices.split(",") if args.devices
                     else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     if args.official_dir and not (args.official_dir / "models" / "AASIST.py").is_file():
         sys.exit(f"error: {args.official_dir}/models/AASIST.py not found; pass a clovaai/aasist checkout")
     weights_dir = args.weights_dir if args.weights_dir and args.weights_dir.is_dir() else None
-    sections = args.sections.split(",")
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-    print(f"machine: {machine}")
+    sections = args.sections
     rows: list[dict] = []
     if "model" in sections:
         model_rows = bench_model(args, weights_dir)
         rows += model_rows
-        print("\n## model (seconds per batch of 8 x 64600 samples; medians)\n")
+        print(f"\n## model (seconds per batch of {args.model_batch} x 64600 samples; medians)\n")
         print(_table(model_rows, ["device", "model", "mode", "amp", "impl", "median_s", "clips_per_s",
                                   "x_realtime", "speedup_vs_official", "max_abs_logit_diff_vs_ours", "n"]))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = None
         if {"data", "eval"} & set(sections):
-            corpus = _mini_corpus(Path(tmp))
+            corpus = _mini_corpus(Path(tmp), args.mini_sizes)
         if "data" in sections:
             data_rows = bench_data(args, corpus)
             rows += data_rows
-            print("\n## data pipeline (training items of 64600 samples per second; mini corpus)\n")
+            print(f"\n## data pipeline (training items of 64600 samples per second, batches of "
+                  f"{args.data_batch}; mini corpus)\n")
             print(_table(data_rows, ["impl", "num_workers", "items_per_s", "speedup_vs_flac"]))
         if "eval" in sections:
             eval_rows = bench_eval(args, corpus)
             rows += eval_rows
             print("\n## evaluation (dev split of the mini corpus, cache, batch 8)\n")
             print(_table(eval_rows, ["model", "device", "clips", "clips_per_s", "x_realtime"]))
-    if "predict" in sections:
-        predict_rows = bench_predict(args, weights_dir)
-        rows += predict_rows
-        if predict_rows:
-            print("\n## predict (AASIST-L, 4 s files)\n")
+        if "predict" in sections:
+            predict_rows = bench_predict(args, Path(tmp))
+            rows += predict_rows
+            print(f"\n## predict (bundled AASIST-L, {args.predict_seconds:g} s files)\n")
             print(_table(predict_rows, list(predict_rows[0])))
+    if "stream" in sections:
+        stream_rows = bench_stream(args)
+        rows += stream_rows
+        print(f"\n## stream (bundled AASIST-L, a {args.stream_seconds:g} s clip replayed in real time)\n")
+        print(_table(stream_rows, list(stream_rows[0])))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        _worker(json.loads(args.worker))
+        return
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+               "load_avg_1min": os.getloadavg()[0]}
+    print(f"machine: {machine}")
+    rows = run(args)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
 

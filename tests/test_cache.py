@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from aasist.data import cache as cache_mod
-from aasist.data.cache import DecodedCache, benchmark_pipeline
-from aasist.data.datasets import EvalDataset, TrainDataset
+from aasist.data.cache import DecodedCache
+from aasist.data.datasets import TrainDataset
 from aasist.data.protocols import la_paths, read_cm_protocol
 from aasist.errors import DataError
 
@@ -163,18 +163,6 @@ def test_dataset_refuses_cache_missing_utterances(tmp_path):
     c = build(recs[:2], flac_dir, tmp_path / "c" / "train")
     with pytest.raises(DataError, match=rf"1 of 3 utterances are not in the decoded cache"):
         TrainDataset(recs, c, 200)
-
-
-def test_benchmark_pipeline(tmp_path):
-    recs, flac_dir, _, _ = make_corpus(tmp_path, [3000] * 6)
-    c = build(recs, flac_dir, tmp_path / "c" / "train")
-    for source in (flac_dir, c):
-        for workers in (0, 1):
-            rate = benchmark_pipeline(EvalDataset(recs, source, 2000), n_items=40, batch_size=4,
-                                      num_workers=workers)
-            assert rate > 0
-    with pytest.raises(ValueError):
-        benchmark_pipeline(EvalDataset(recs, c, 2000), n_items=0)
 
 
 def test_cache_version_mismatch_triggers_rebuild(tmp_path, monkeypatch):

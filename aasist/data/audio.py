@@ -97,19 +97,22 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     return x, sr
 
 
-def resample_to_16k(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """float32 mono (n,) at ``sample_rate`` -> float32 mono at 16 kHz (polyphase Kaiser FIR).
-
-    The up/down factors are the exact ratio of the rates, reduced; a ratio whose terms
-    exceed 1000 (e.g. 44101 Hz) is replaced by the nearest one below, an error of at most
-    a few ppm in the output rate, so the filter stays small.
-    """
-    if sample_rate == SAMPLE_RATE:
-        return x
+def resample_factors(sample_rate: int) -> tuple[int, int]:
+    """(up, down) for ``sample_rate`` -> 16 kHz: the exact ratio of the rates, reduced; a
+    ratio whose terms exceed 1000 (e.g. 44101 Hz) is replaced by the nearest one below, an
+    error of at most a few ppm in the output rate, so the filter stays small."""
     ratio = Fraction(SAMPLE_RATE, int(sample_rate))
     if max(ratio.numerator, ratio.denominator) > 1000:
         ratio = ratio.limit_denominator(1000)
-    y = resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
+    return ratio.numerator, ratio.denominator
+
+
+def resample_to_16k(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """float32 mono (n,) at ``sample_rate`` -> float32 mono at 16 kHz (polyphase Kaiser FIR,
+    ``scipy.signal.resample_poly`` with :func:`resample_factors`)."""
+    if sample_rate == SAMPLE_RATE:
+        return x
+    y = resample_poly(x.astype(np.float64), *resample_factors(sample_rate))
     return y.astype(np.float32)
 
 
@@ -152,4 +155,4 @@ def random_crop(x: np.ndarray, n: int = NB_SAMP) -> np.ndarray:
 
 
 __all__ = ["NB_SAMP", "SAMPLE_RATE", "random_crop", "random_start", "read_audio", "repeat_pad",
-           "resample_to_16k"]
+           "resample_factors", "resample_to_16k"]

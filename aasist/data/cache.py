@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,52 +233,4 @@ class DecodedCache:
         return state
 
 
-class _SwitchableIndices:
-    """A sampler whose index list can change between epochs (workers stay up meanwhile)."""
-
-    def __init__(self, indices: list[int]) -> None:
-        self.indices = indices
-
-    def __iter__(self):
-        return iter(list(self.indices))
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def benchmark_pipeline(dataset: Any, n_items: int = 512, *, num_workers: int = 0,
-                       batch_size: int = 32, seed: int = 0) -> float:
-    """Items per second that ``dataset`` delivers through a DataLoader (batches collated).
-
-    Reads ``n_items`` items in a seeded random order (cycling if the dataset is smaller)
-    with ``num_workers`` worker processes. A short untimed warm-up epoch starts the workers
-    (kept alive with ``persistent_workers``) and warms the page cache for those items; the
-    timed epoch then runs from ``iter()`` to its last batch. Compare the audio folder and a
-    :class:`DecodedCache` as sources of the same dataset class.
-    """
-    import torch
-    from torch.utils.data import DataLoader
-
-    if len(dataset) == 0:
-        raise ValueError("cannot benchmark an empty dataset")
-    if n_items < 1 or batch_size < 1:
-        raise ValueError(f"n_items and batch_size must be positive, got {n_items}, {batch_size}")
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(dataset), generator=g).tolist()
-    timed = [order[i % len(order)] for i in range(n_items)]
-    sampler = _SwitchableIndices(timed[:max(batch_size * max(num_workers, 1) * 2, batch_size)])
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        persistent_workers=num_workers > 0)
-    for _ in loader:  # warm-up epoch: worker start-up, imports, first file opens
-        pass
-    sampler.indices = timed
-    count = 0
-    t0 = time.perf_counter()
-    for batch in loader:
-        count += len(batch[0])
-    elapsed = time.perf_counter() - t0
-    del loader  # shuts the persistent workers down
-    return count / elapsed if elapsed > 0 else float("inf")
-
-
-__all__ = ["CACHE_VERSION", "DecodedCache", "benchmark_pipeline", "fingerprint"]
+__all__ = ["CACHE_VERSION", "DecodedCache", "fingerprint"]

@@ -1,0 +1,6 @@
+"""The local web app: `python -m aasist serve` (see :mod:`aasist.serve.app`)."""
+from __future__ import annotations
+
+from .app import DEFAULT_MAX_UPLOAD_MB, create_app, run_server
+
+__all__ = ["DEFAULT_MAX_UPLOAD_MB", "create_app", "run_server"]
