@@ -89,26 +89,36 @@ def onednn_avx512() -> bool:
     return "AVX512" in torch.backends.cpu.get_cpu_capability() and cap not in _NO_AVX512_ISAS
 
 
+# CPU flags (as /proc/cpuinfo names them) that decide which kernels oneDNN and ATen run.
+_KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
 def cpu_description() -> dict:
-    """CPU model, ATen capability and oneDNN cap: what the kernel choices depend on."""
-    model = platform_cpu_model()
-    return {"cpu": model, "aten_capability": torch.backends.cpu.get_cpu_capability(),
+    """CPU model and flags, ATen capability and oneDNN cap: what the kernel choices depend on."""
+    model, flags = platform_cpu()
+    return {"cpu": model, "cpu_flags": " ".join(f for f in _KERNEL_FLAGS if f in flags),
+            "aten_capability": torch.backends.cpu.get_cpu_capability(),
             "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA"),
             "onednn_avx512": onednn_avx512(), "threads": torch.get_num_threads()}
 
 
-def platform_cpu_model() -> str:
-    """'AMD EPYC 9R14 ...' from /proc/cpuinfo where there is one, else the platform's name."""
+def platform_cpu() -> tuple[str, set]:
+    """('AMD EPYC 9R14 ...', {'avx2', ...}) from /proc/cpuinfo where there is one."""
+    model, flags = "", set()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith("model name") and not model:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    import platform
+    if not model:
+        import platform
 
-    return platform.processor() or platform.machine()
+        model = platform.processor() or platform.machine()
+    return model, flags
 
 
 def conv_layout(device: torch.device, training: bool) -> torch.memory_format:

@@ -17,6 +17,17 @@ data     training-item throughput of a generated mini corpus: decoding FLAC vs t
 eval     clips/s of `evaluate`'s batched loader (cache, default workers) + inference_mode, mini corpus.
 predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s files.
 stream   p50/p95 latency and real-time factor of `python -m aasist stream` at hops 0.25/0.5/1 s.
+epoch    one training epoch (official recipe: batch 24, 64,600-sample crops, Adam, cosine) on
+         --epoch-clips clips with ASVspoof 2019 LA's duration distribution, then scoring
+         --epoch-dev-clips dev clips; ours (decoded cache, our loop) against the official
+         main.py loop on FLAC files (--official-dir), each in a fresh subprocess, with the
+         projected time of the 100-epoch recipe. Full LA scale (25,380 + 24,844 clips) is a
+         GPU job; on a CPU run it at a small scale.
+
+--cpu-isa default,avx2 runs the model (and epoch) workers twice: as the CPU is, and with oneDNN
+and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only
+CPU gets. Every row names the CPU, its ISA, the encoder layout and SELU kernel the package chose,
+and the worker's peak resident memory (peak_rss_mb).
 
 --smoke runs every chosen section at a tiny scale (one model, a few items, batch 1): it checks
 that the script works, and its numbers mean nothing.
@@ -26,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,6 +53,9 @@ CLIP_SECONDS = 64600 / 16000
 # official module or our package, never both, and prints one JSON line.
 
 def _worker(spec: dict) -> None:
+    if spec.get("section") == "epoch":
+        _epoch_worker(spec)
+        return
     import torch
 
     config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())
@@ -103,11 +116,33 @@ def _worker(spec: dict) -> None:
         if i >= spec["warmup"]:
             times.append(time.perf_counter() - start)
     result["times"] = times
+    result.update(_worker_facts(spec["impl"], spec["mode"] == "train"))
     print(json.dumps(result))
 
 
+def _worker_facts(impl: str, training: bool) -> dict:
+    """Peak RSS of this worker and, for ours, the kernels the package chose for this CPU."""
+    import resource
+
+    import torch
+
+    facts = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+             "isa": torch.backends.cpu.get_cpu_capability()}
+    if impl == "ours":
+        from aasist import runtime
+
+        layout = runtime.conv_layout(torch.device("cpu"), training)
+        facts.update(layout="channels_last" if layout == torch.channels_last else "contiguous",
+                     selu=runtime.selu_kernel(), onednn_avx512=runtime.onednn_avx512())
+    return facts
+
+
+ISA_ENV = {"default": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
+
+
 def _run_worker(spec: dict, tuning: bool = True) -> dict:
-    env = {**os.environ, "AASIST_MALLOC_TUNING": "1" if tuning else "0"}
+    env = {**os.environ, "AASIST_MALLOC_TUNING": "1" if tuning else "0",
+           **ISA_ENV[spec.get("cpu_isa", "default")]}
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
                           text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
@@ -125,29 +160,33 @@ def bench_model(args, weights_dir: Path | None) -> list[dict]:
         impls.append(("ours, tuning off", False))
     if args.official_dir:
         impls.append(("official", False))
-    for device in args.devices:
+    for device, cpu_isa in [(d, i) for d in args.devices for i in (args.cpu_isa if d == "cpu" else ["default"])]:
         for model in args.models:
             weights = weights_dir / f"{model}.pth" if weights_dir else None
             weights = str(weights) if weights and weights.is_file() else None
             for mode, batch in (("eval", args.model_batch), ("train", args.model_batch)):
                 for amp in ([False, True] if device == "cuda" else [False]):
                     samples = {name: [] for name, _ in impls}
-                    logits = {}
+                    logits, facts = {}, {}
                     for _ in range(args.rounds):  # alternate implementations round by round
                         for name, tuning in impls:
                             spec = dict(impl="official" if name == "official" else "ours", mode=mode,
                                         model=model, device=device, batch=batch, amp=amp,
+                                        cpu_isa=cpu_isa,
                                         warmup=args.warmup, repeats=args.repeats,
                                         official_dir=str(args.official_dir or ""),
                                         weights=weights if mode == "eval" else None)
                             out = _run_worker(spec, tuning)
                             samples[name] += out["times"]
+                            facts[name] = {k: out[k] for k in ("peak_rss_mb", "isa", "layout",
+                                                               "selu") if k in out}
                             if out.get("logits") is not None:
                                 logits[name] = out["logits"]
                     for name, _ in impls:
                         med = statistics.median(samples[name])
-                        row = dict(section="model", device=device, model=model, mode=mode,
-                                   amp=amp, impl=name, batch=batch, median_s=med,
+                        row = dict(section="model", device=device, cpu_isa=cpu_isa, model=model,
+                                   mode=mode, amp=amp, impl=name, batch=batch, median_s=med,
+                                   **facts[name],
                                    clips_per_s=batch / med, x_realtime=batch * CLIP_SECONDS / med,
                                    n=len(samples[name]), speedup_vs_official=None)
                         if "official" in samples:
@@ -347,6 +386,170 @@ def bench_stream(args) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------- epoch
+
+LA_TRAIN_CLIPS, LA_DEV_CLIPS = 25_380, 24_844
+
+
+def la_like_durations(n: int, seed: int = 0):
+    """``n`` clip lengths in samples shaped like ASVspoof 2019 LA train: log-normal around
+    3.2 s, 1-13 s (most clips are shorter than the 4.04 s crop, so padding and cropping both
+    happen, as in the real corpus)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    seconds = np.clip(rng.lognormal(np.log(3.2), 0.4, n), 1.0, 13.0)
+    return (seconds * 16000).astype(int)
+
+
+def write_la_like(root: Path, n_train: int, n_dev: int, seed: int = 0) -> Path:
+    """An ASVspoof 2019 LA-layout folder (FLAC + CM protocols + dev ASV scores) of generated
+    clips with LA's duration distribution and class balance (1 in 10 bona fide)."""
+    import numpy as np
+    import soundfile as sf
+
+    from aasist.data.protocols import la_paths
+
+    rng = np.random.default_rng(seed)
+    for split, n, prefix in (("train", n_train, "LA_T_"), ("dev", n_dev, "LA_D_")):
+        paths = la_paths(root, split)
+        paths.flac_dir.mkdir(parents=True, exist_ok=True)
+        paths.protocol.parent.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for k, length in enumerate(la_like_durations(n, seed + len(split))):
+            utt = f"{prefix}{k:07d}"
+            bona = k % 10 == 0
+            x = speechlike(length / 16000, seed=int(rng.integers(1 << 30)))
+            sf.write(str(paths.flac_dir / f"{utt}.flac"), x, 16000, subtype="PCM_16")
+            lines.append(f"LA_0001 {utt} - {'-' if bona else 'A01'} {'bonafide' if bona else 'spoof'}")
+        paths.protocol.write_text("\n".join(lines) + "\n")
+    # the official loader factory also reads an eval protocol (it never opens its audio here)
+    eval_protocol = la_paths(root, "eval").protocol
+    eval_protocol.write_text(la_paths(root, "dev").protocol.read_text())
+    asv = la_paths(root, "dev").asv_scores
+    asv.parent.mkdir(parents=True, exist_ok=True)
+    asv.write_text("bonafide target 2.0\nbonafide target 1.5\nbonafide nontarget -2.0\n"
+                   "bonafide nontarget -1.0\nA01 spoof 0.1\nA01 spoof 0.3\n")
+    return root
+
+
+def _epoch_worker(spec: dict) -> None:
+    """One epoch + dev scoring in this process, ours or the official main.py loop."""
+    import torch
+
+    torch.manual_seed(0)
+    config_path = ROOT / "config" / f"{spec['model']}.conf"
+    device = torch.device(spec["device"])
+    if spec["impl"] == "official":
+        train_s, score_s = _official_epoch(spec, config_path, device)
+    else:
+        train_s, score_s = _our_epoch(spec, config_path, device)
+    print(json.dumps({"train_s": train_s, "score_s": score_s,
+                      **_worker_facts(spec["impl"], training=True)}))
+
+
+def _our_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    import aasist
+    from aasist import train as T
+    from aasist.evaluate import eval_loader, load_split, score_loader
+
+    config = aasist.load_config(config_path, [f"database_path={spec['root']}", "use_cache=true",
+                                              f"batch_size={spec['batch']}",
+                                              f"amp={str(spec['amp']).lower()}"])
+    loader, _, _ = T._train_loader(config, device, 0, 1)
+    model = aasist.build_model(config["model_config"]).to(device)
+    optimizer, scheduler = T.build_optimizer(model, config["optim_config"], 100 * len(loader))
+    dev_records, dev_source, _ = load_split(config, "dev")
+    dev_loader = eval_loader(dev_records, dev_source, config, device)
+    start = time.perf_counter()
+    T.train_epoch(model, loader, optimizer, scheduler, device, class_weights=config["class_weights"],
+                  freq_aug=False, amp=spec["amp"], scaler=None, epoch=0, progress=False)
+    _sync(device)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    score_loader(model, dev_loader, device, amp=spec["amp"], progress=False)
+    _sync(device)
+    return train_s, time.perf_counter() - start
+
+
+def _official_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
+    """clovaai/aasist main.py's own loaders, model, optimiser and train_epoch, as shipped."""
+    import types
+
+    import torch
+
+    sys.path.insert(0, spec["official_dir"])
+    # main.py imports these at the top but the epoch loop never uses them; stand-ins let it
+    # import where torchcontrib (unmaintained) or tensorboard are not installed.
+    for name, attr in (("torchcontrib.optim", "SWA"), ("torch.utils.tensorboard", "SummaryWriter")):
+        try:
+            __import__(name)
+        except ImportError:
+            module = types.ModuleType(name)
+            setattr(module, attr, object)
+            sys.modules.setdefault(name.split(".")[0], types.ModuleType(name.split(".")[0]))
+            sys.modules[name] = module
+    import main as official  # not a dependency: the user's clovaai/aasist checkout
+    from utils import create_optimizer  # not a dependency
+
+    config = json.loads(config_path.read_text())
+    config["batch_size"] = spec["batch"]
+    config["optim_config"]["epochs"] = 100
+    root = Path(spec["root"])
+    trn_loader, dev_loader, _ = official.get_loader(root, 1234, config)
+    model = official.get_model(config["model_config"], device)
+    config["optim_config"]["steps_per_epoch"] = len(trn_loader)
+    optimizer, scheduler = create_optimizer(model.parameters(), config["optim_config"])
+    start = time.perf_counter()
+    official.train_epoch(trn_loader, model, optimizer, device, scheduler, config)
+    _sync(device)
+    train_s = time.perf_counter() - start
+    trial = root / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
+    start = time.perf_counter()
+    official.produce_evaluation_file(dev_loader, model, device, str(root / "official_dev.txt"),
+                                     str(trial))
+    _sync(device)
+    return train_s, time.perf_counter() - start
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_epoch(args, tmp: Path) -> list[dict]:
+    """Seconds per training epoch and per dev scoring pass, ours vs the official loop."""
+    root = write_la_like(tmp / "epoch" / "LA", args.epoch_clips, args.epoch_dev_clips)
+    impls = ["ours"] + (["official"] if args.official_dir else [])
+    device = args.devices[-1]  # the GPU when there is one
+    rows = []
+    for model in args.models:
+        for cpu_isa in (args.cpu_isa if device == "cpu" else ["default"]):
+            out = {}
+            for impl in impls:
+                spec = dict(section="epoch", impl=impl, model=model, device=device, root=str(root),
+                            batch=args.epoch_batch, amp=bool(args.epoch_amp and device == "cuda"),
+                            official_dir=str(args.official_dir or ""), cpu_isa=cpu_isa)
+                out[impl] = _run_worker(spec)
+            for impl, r in out.items():
+                per_clip = r["train_s"] / args.epoch_clips
+                dev_per_clip = r["score_s"] / args.epoch_dev_clips
+                la_epoch_s = per_clip * LA_TRAIN_CLIPS + dev_per_clip * LA_DEV_CLIPS
+                rows.append(dict(section="epoch", device=device, cpu_isa=cpu_isa, model=model,
+                                 impl=impl, clips=args.epoch_clips, dev_clips=args.epoch_dev_clips,
+                                 batch=args.epoch_batch, train_s=r["train_s"], score_s=r["score_s"],
+                                 la_epoch_h=la_epoch_s / 3600, recipe_100_epochs_h=100 * la_epoch_s / 3600,
+                                 speedup_vs_official=(out["official"]["train_s"] + out["official"]["score_s"])
+                                 / (r["train_s"] + r["score_s"]) if "official" in out else None,
+                                 peak_rss_mb=r["peak_rss_mb"], layout=r.get("layout")))
+    return rows
+
+
 def _table(rows: list[dict], keys: list[str]) -> str:
     def fmt(v):
         return f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))
@@ -375,6 +578,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--predict-files", type=int, default=32)
     parser.add_argument("--predict-seconds", type=float, default=4.0)
     parser.add_argument("--stream-seconds", type=float, default=30.0)
+    parser.add_argument("--cpu-isa", default="default",
+                        help="comma list of default,avx2: the CPU as it is, and held to AVX2")
+    parser.add_argument("--epoch-clips", type=int, default=96, help="training clips (LA: 25,380)")
+    parser.add_argument("--epoch-dev-clips", type=int, default=96, help="dev clips (LA: 24,844)")
+    parser.add_argument("--epoch-batch", type=int, default=24)
+    parser.add_argument("--epoch-amp", action="store_true", help="bf16/fp16 autocast on CUDA")
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny run that checks the script works (numbers mean nothing)")
     parser.add_argument("--json", type=Path, help="also write all rows as JSON")
@@ -385,8 +594,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.model_batch, args.data_items, args.data_batch, args.eval_items = 1, 8, 4, 2
         args.predict_files, args.predict_seconds, args.stream_seconds = 3, 1.0, 1.5
         args.mini_sizes = {"train": (2, 4), "dev": (2, 2), "eval": (2, 2)}
+        args.epoch_clips, args.epoch_dev_clips, args.epoch_batch = 4, 2, 2
     args.models = args.models.split(",")
     args.sections = args.sections.split(",")
+    args.cpu_isa = args.cpu_isa.split(",")
+    unknown = set(args.cpu_isa) - set(ISA_ENV)
+    if unknown:
+        parser.error(f"--cpu-isa takes {', '.join(ISA_ENV)}, got {', '.join(sorted(unknown))}")
     return args
 
 
@@ -405,8 +619,9 @@ def run(args: argparse.Namespace) -> list[dict]:
         model_rows = bench_model(args, weights_dir)
         rows += model_rows
         print(f"\n## model (seconds per batch of {args.model_batch} x 64600 samples; medians)\n")
-        print(_table(model_rows, ["device", "model", "mode", "amp", "impl", "median_s", "clips_per_s",
-                                  "x_realtime", "speedup_vs_official", "max_abs_logit_diff_vs_ours", "n"]))
+        print(_table(model_rows, ["device", "cpu_isa", "model", "mode", "amp", "impl", "median_s",
+                                  "clips_per_s", "x_realtime", "speedup_vs_official",
+                                  "max_abs_logit_diff_vs_ours", "peak_rss_mb", "layout", "n"]))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = None
         if {"data", "eval"} & set(sections):
@@ -427,6 +642,15 @@ def run(args: argparse.Namespace) -> list[dict]:
             rows += predict_rows
             print(f"\n## predict (bundled AASIST-L, {args.predict_seconds:g} s files)\n")
             print(_table(predict_rows, list(predict_rows[0])))
+        if "epoch" in sections:
+            epoch_rows = bench_epoch(args, Path(tmp))
+            rows += epoch_rows
+            print(f"\n## epoch ({args.epoch_clips} training + {args.epoch_dev_clips} dev clips, "
+                  f"LA durations, batch {args.epoch_batch}; la_epoch_h and recipe_100_epochs_h "
+                  f"project to full ASVspoof 2019 LA)\n")
+            print(_table(epoch_rows, ["device", "cpu_isa", "model", "impl", "train_s", "score_s",
+                                      "speedup_vs_official", "la_epoch_h", "recipe_100_epochs_h",
+                                      "peak_rss_mb", "layout"]))
     if "stream" in sections:
         stream_rows = bench_stream(args)
         rows += stream_rows
@@ -443,8 +667,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(),
+    from aasist import runtime
+
+    machine = {**runtime.cpu_description(), "cores": os.cpu_count(), "torch": torch.__version__,
+               "selu_kernel": runtime.selu_kernel(),
                "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                "load_avg_1min": os.getloadavg()[0]}
     print(f"machine: {machine}")

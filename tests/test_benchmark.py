@@ -70,3 +70,39 @@ def test_stream_section(tmp_path, capsys):
         _positive(r, "p50_latency_ms", "p95_latency_ms", "forward_ms", "real_time_factor")
         assert r["p95_latency_ms"] >= r["p50_latency_ms"]
         assert r["real_time_factor"] == pytest.approx(r["forward_ms"] / (1000 * r["hop_s"]))
+
+
+def test_model_section_held_to_avx2_names_its_kernels(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    benchmark.main(["--sections", "model", "--smoke", "--cpu-isa", "default,avx2", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert {"cpu", "cpu_flags", "aten_capability", "selu_kernel"} <= set(report["machine"])
+    rows = report["rows"]
+    assert sorted({r["cpu_isa"] for r in rows}) == ["avx2", "default"]
+    for r in rows:
+        _positive(r, "peak_rss_mb")
+        assert r["layout"] in ("channels_last", "contiguous") and r["selu"] in ("torch", "exp")
+    held = [r for r in rows if r["cpu_isa"] == "avx2"]
+    # held to AVX2, ATen reports it and training takes the default layout (see runtime.conv_layout)
+    assert all(r["isa"] == "AVX2" for r in held)
+    assert [r["layout"] for r in held if r["mode"] == "train"] == ["contiguous"]
+
+
+def test_epoch_section(tmp_path, capsys):
+    (row,) = _smoke(tmp_path, capsys, "epoch")
+    assert row["impl"] == "ours" and row["clips"] == 4 and row["dev_clips"] == 2
+    _positive(row, "train_s", "score_s", "la_epoch_h", "peak_rss_mb")
+    assert row["recipe_100_epochs_h"] == pytest.approx(100 * row["la_epoch_h"])
+
+
+def test_la_like_corpus_has_la_durations_and_layout(tmp_path):
+    import numpy as np
+
+    from aasist.data.protocols import la_paths, read_cm_protocol
+
+    lengths = benchmark.la_like_durations(2000) / 16000
+    assert 1.0 <= lengths.min() and lengths.max() <= 13.0 and 2.8 < np.median(lengths) < 3.6
+    root = benchmark.write_la_like(tmp_path / "LA", 20, 10)
+    train = read_cm_protocol(la_paths(root, "train").protocol)
+    assert len(train) == 20 and sum(r.key == "bonafide" for r in train) == 2
+    assert all((la_paths(root, "train").flac_dir / f"{r.utt_id}.flac").is_file() for r in train)
