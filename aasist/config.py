@@ -69,6 +69,8 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "eval_splits": (list, ["eval"], "splits scored after training"),
     "mini_corpus": (bool, False, "generate the synthetic mini corpus at database_path when absent"),
     "mini_seed": (int, 0, "seed of the generated mini corpus"),
+    "augment": (list, [], "training-only augmentation: a list of {name, p, parameters} "
+                "(rawboost, codec, telephone, noise, reverb, bandlimit, packet_loss); [] = none"),
 }
 
 _NESTED = {"model_config": MODEL_SCHEMA, "optim_config": OPTIM_SCHEMA}
@@ -152,7 +154,17 @@ def validate_config(config: Mapping[str, Any]) -> dict:
     bad_splits = set(config["eval_splits"]) - {"dev", "eval"}
     if bad_splits:
         raise ConfigError(f"eval_splits may hold 'dev' and 'eval', got {sorted(bad_splits)}")
+    config["augment"] = _validate_augment(config["augment"])
     return config
+
+
+def _validate_augment(entries: list) -> list:
+    """The ``augment`` list, each transform checked and completed (see aasist.augment)."""
+    if not entries:
+        return []
+    from .augment.pipeline import validate_augment  # only configs that augment import it
+
+    return validate_augment(entries)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
