@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .pipeline import (TRANSFORMS, Augmenter, TrainAugmentation, build_transform,
                        train_augmentation, validate_augment)
-from .rawboost import RawBoostParams, rawboost
+from .rawboost import RawBoostParams, apply_rawboost
 
-__all__ = ["Augmenter", "RawBoostParams", "TRANSFORMS", "TrainAugmentation", "build_transform",
-           "rawboost", "train_augmentation", "validate_augment"]
+__all__ = ["Augmenter", "RawBoostParams", "TRANSFORMS", "TrainAugmentation", "apply_rawboost",
+           "build_transform", "train_augmentation", "validate_augment"]

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError
 from . import channel, codecs, files
-from .rawboost import PARAM_NAMES as RAWBOOST_PARAMS, RawBoostParams, rawboost
+from .rawboost import PARAM_NAMES as RAWBOOST_PARAMS, RawBoostParams, apply_rawboost
 
 SAMPLE_RATE = 16000
 
@@ -221,7 +221,7 @@ class Transform:
 
 
 def _rawboost_batch(x, gen, *, fs, params):
-    return rawboost(x, params, fs, gen)
+    return apply_rawboost(x, params, fs, gen)
 
 
 def _noise_batch(x, gen, *, fs, snr_min, snr_max, slope_min, slope_max):

@@ -162,7 +162,7 @@ def ssi_additive_noise(x: torch.Tensor, p: RawBoostParams, fs: int,
     return add_at_snr(x, noise, uniform(p.SNRmin, p.SNRmax, (n,), gen))
 
 
-def rawboost(x: torch.Tensor, p: RawBoostParams, fs: int, gen: torch.Generator) -> torch.Tensor:
+def apply_rawboost(x: torch.Tensor, p: RawBoostParams, fs: int, gen: torch.Generator) -> torch.Tensor:
     """Apply RawBoost algorithm ``p.algo`` (1-8) to a batch ``x`` (n, L); returns (n, L)."""
     lnl = lambda v: lnl_convolutive_noise(v, p, fs, gen)  # noqa: E731
     isd = lambda v: isd_additive_noise(v, p, gen)  # noqa: E731
@@ -176,5 +176,5 @@ def rawboost(x: torch.Tensor, p: RawBoostParams, fs: int, gen: torch.Generator) 
     return x
 
 
-__all__ = ["PARAM_NAMES", "RawBoostParams", "design_notch_cascade", "isd_additive_noise", "lnl_convolutive_noise",
-           "notch_filters", "rawboost", "ssi_additive_noise"]
+__all__ = ["PARAM_NAMES", "RawBoostParams", "apply_rawboost", "design_notch_cascade",
+           "isd_additive_noise", "lnl_convolutive_noise", "notch_filters", "ssi_additive_noise"]
