@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone, uninstalled
 
-from aasist.augment.shift import make_shifted_copy  # noqa: E402
+from aasist.augment.shift import eer_by_condition, make_shifted_copy  # noqa: E402
 from aasist.cli import run_with_errors  # noqa: E402
 from aasist.config import load_config  # noqa: E402
 from aasist.data.mini import ensure_mini  # noqa: E402
@@ -57,9 +57,10 @@ def run_one(config_name: str, seed: int, args) -> dict:
                               out_dir=out / "shifted_eval", device=args.device, progress=not args.quiet)
     with open(out / "metrics.csv", newline="") as fh:
         seconds = [float(row["seconds"]) for row in csv.DictReader(fh)]
+    by_condition = eer_by_condition(out / "shifted_eval" / "eval_scores.txt", shifted)
     return {"config": config_name, "seed": seed, "clean_eer_percent": metrics["eval_eer_percent"],
             "shifted_eer_percent": report["eer_percent"], "seconds_per_epoch": statistics.mean(seconds),
-            "run_dir": str(out)}
+            "shifted_eer_percent_by_condition": by_condition, "run_dir": str(out)}
 
 
 def table(rows: list[dict]) -> str:
@@ -74,6 +75,13 @@ def table(rows: list[dict]) -> str:
                 for k in ("clean_eer_percent", "shifted_eer_percent", "seconds_per_epoch")}
         lines.append(f"| **{name}** | mean of {len(mine)} | {mean['clean_eer_percent']:.2f} | "
                      f"{mean['shifted_eer_percent']:.2f} | {mean['seconds_per_epoch']:.1f} |")
+    conditions = sorted({c for r in rows for c in r["shifted_eer_percent_by_condition"]})
+    lines += ["", "Shifted eval EER % per condition (mean over seeds):", "",
+              "| config | " + " | ".join(conditions) + " |", "|---" * (len(conditions) + 1) + "|"]
+    for name in dict.fromkeys(r["config"] for r in rows):
+        mine = [r["shifted_eer_percent_by_condition"] for r in rows if r["config"] == name]
+        cells = [f"{statistics.mean(m[c] for m in mine if c in m):.2f}" for c in conditions]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

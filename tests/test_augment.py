@@ -339,3 +339,25 @@ def test_script_makes_the_copy(shifted, tmp_path):
                          timeout=300)
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
     assert json.loads((tmp_path / "s" / "LA" / ".shifted_eval.json").read_text())["seed"] == 0
+
+
+def test_eer_by_condition_splits_a_score_file_by_shift_condition(shifted, tmp_path):
+    from aasist.augment.shift import eer_by_condition
+    from aasist.data.protocols import read_cm_protocol
+
+    _corpus, root, _ = shifted
+    records = read_cm_protocol(root / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt")
+    conditions = dict(line.split() for line in
+                      (root / "ASVspoof2019_LA_eval" / "shift_conditions.txt").read_text().splitlines())
+    both = sorted(c for c in set(conditions.values())
+                  if {r.key for r in records if conditions[r.utt_id] == c} == {"bonafide", "spoof"})
+    worst = both[0]
+    lines = []
+    for i, r in enumerate(records):       # perfect scores, except one condition's reversed
+        good = 1.0 if r.key == "bonafide" else 0.0
+        score = 1 - good if conditions[r.utt_id] == worst else good
+        lines.append(f"{r.utt_id} {r.attack} {r.key} {score + 0.001 * i}\n")
+    (tmp_path / "scores.txt").write_text("".join(lines))
+    eers = eer_by_condition(tmp_path / "scores.txt", root)
+    assert set(eers) == set(both) and eers[worst] == 100
+    assert all(v == 0 for k, v in eers.items() if k != worst)

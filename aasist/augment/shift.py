@@ -128,4 +128,24 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
     return root
 
 
-__all__ = ["CONDITIONS", "SHIFT_VERSION", "make_shifted_copy", "shift_utterance"]
+def eer_by_condition(score_path: str | os.PathLike, shifted_root: str | os.PathLike,
+                     split: str = "eval") -> dict[str, float]:
+    """EER (%) per shift condition of a CM score file scored on a shifted copy."""
+    from ..metrics import compute_eer, read_cm_scores
+
+    listing = la_paths(shifted_root, split).flac_dir.parent / "shift_conditions.txt"
+    if not listing.is_file():
+        raise DataError(f"{listing} not found; score a copy made by make_shifted_copy")
+    condition = dict(line.split() for line in listing.read_text().splitlines() if line.strip())
+    scores = read_cm_scores(score_path)
+    out = {}
+    for name in sorted(set(condition.values())):
+        mine = np.array([condition.get(u) == name for u in scores.utt_ids])
+        bona = mine & (np.asarray(scores.keys) == "bonafide")
+        spoof = mine & (np.asarray(scores.keys) == "spoof")
+        if bona.any() and spoof.any():
+            out[name] = 100 * compute_eer(scores.scores[bona], scores.scores[spoof])[0]
+    return out
+
+
+__all__ = ["CONDITIONS", "SHIFT_VERSION", "eer_by_condition", "make_shifted_copy", "shift_utterance"]
