@@ -162,7 +162,7 @@ def _validate_augment(entries: list) -> list:
     """The ``augment`` list, each transform checked and completed (see aasist.augment)."""
     if not entries:
         return []
-    from .augment.pipeline import validate_augment  # only configs that augment import it
+    from .augment.spec import validate_augment  # only configs that augment import it
 
     return validate_augment(entries)
 

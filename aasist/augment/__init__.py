@@ -1,6 +1,7 @@
 """Training-time augmentation for robust models: RawBoost and channel / codec simulation.
 
-The config key ``augment`` (see `aasist.augment.pipeline`) lists named transforms:
+The config key ``augment`` (`aasist.augment.spec`; how it runs: `aasist.augment.pipeline`)
+lists named transforms:
 
 ============  ==============================================================  ===========
 name          what it does                                                    runs
@@ -20,9 +21,9 @@ building blocks, to measure what a model does on audio recorded and sent as user
 """
 from __future__ import annotations
 
-from .pipeline import (TRANSFORMS, Augmenter, TrainAugmentation, build_transform,
-                       train_augmentation, validate_augment)
+from .pipeline import Augmenter, TrainAugmentation, build_transform, train_augmentation
 from .rawboost import RawBoostParams, apply_rawboost
+from .spec import TRANSFORMS, validate_augment
 
 __all__ = ["Augmenter", "RawBoostParams", "TRANSFORMS", "TrainAugmentation", "apply_rawboost",
            "build_transform", "train_augmentation", "validate_augment"]
