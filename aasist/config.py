@@ -75,6 +75,8 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
                "asvspoof5 (training needs one with a train split: la2019, asvspoof5)"),
     "max_dev_items": (int, 0, "score only the first N dev utterances after each epoch (0 = all); "
                       "the ASVspoof 5 baseline validates on 2,000"),
+    "augment": (list, [], "training-only augmentation: a list of {name, p, parameters} "
+                "(rawboost, codec, telephone, noise, reverb, bandlimit, packet_loss); [] = none"),
 }
 
 _NESTED = {"model_config": MODEL_SCHEMA, "optim_config": OPTIM_SCHEMA}
@@ -163,7 +165,17 @@ def validate_config(config: Mapping[str, Any]) -> dict:
                           f"got {config['corpus']!r}")
     if config["max_dev_items"] < 0:
         raise ConfigError(f"max_dev_items must be 0 (all) or more, got {config['max_dev_items']}")
+    config["augment"] = _validate_augment(config["augment"])
     return config
+
+
+def _validate_augment(entries: list) -> list:
+    """The ``augment`` list, each transform checked and completed (see aasist.augment)."""
+    if not entries:
+        return []
+    from .augment.spec import validate_augment  # only configs that augment import it
+
+    return validate_augment(entries)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

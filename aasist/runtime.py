@@ -20,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import functools
 import os
 import sys
-import time
 
 import torch
 
@@ -140,34 +138,32 @@ def conv_layout(device: torch.device, training: bool) -> torch.memory_format:
     return torch.channels_last if onednn_avx512() else torch.contiguous_format
 
 
-@functools.lru_cache(maxsize=None)
-def selu_kernel() -> str:
-    """"torch" (F.selu) or "exp" (SELU written with exp, see `model.selu_`).
+SELU_KERNELS = ("torch", "exp")
+_selu_choice: str | None = None  # set by the first selu_kernel() call, or by use_selu_kernel
 
-    F.selu is computed with expm1, which some PyTorch builds run far slower than exp
-    (torch 2.14 with AVX-512: about 10 ns per element against 1.3). A one-time probe (about
-    20 ms, on one thread, measured in thread CPU time so that other processes on a busy
-    machine do not sway it) picks "exp" when F.selu takes over 3x the time of torch.exp on
-    the same data; measured ratios are near 1 or near 10, so the choice is stable.
+
+def selu_kernel() -> str:
+    """"torch" (F.selu) or "exp" (SELU written with exp, see `model.selu_`), fixed per process.
+
+    F.selu is computed with expm1, which some PyTorch builds run far slower than exp on
+    AVX-512 (the torch 2.14.1 wheel: about 10 ns per element against 1; torch 2.6, 2.11 and
+    2.13 are fine). The rule is deterministic, so two runs on one machine compute the same
+    numbers: "exp" where ATen uses AVX-512 (it costs about 5 % of a step where expm1 is
+    fast, and saves about 12 % where it is slow), "torch" elsewhere. The two differ by float
+    rounding only; a training run records its choice and `--resume` restores it.
     ``AASIST_SELU=torch|exp`` forces one.
     """
-    forced = os.environ.get("AASIST_SELU", "auto").strip().lower()
-    if forced in ("torch", "exp"):
-        return forced
-    x = torch.randn(1 << 20, generator=torch.Generator().manual_seed(0))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        def cost(fn) -> float:
-            times = []
-            for _ in range(3):
-                v = x.clone()
-                start = time.thread_time()
-                fn(v)
-                times.append(time.thread_time() - start)
-            return min(times)
+    global _selu_choice
+    if _selu_choice is None:
+        forced = os.environ.get("AASIST_SELU", "auto").strip().lower()
+        avx512 = "AVX512" in torch.backends.cpu.get_cpu_capability()
+        _selu_choice = forced if forced in SELU_KERNELS else ("exp" if avx512 else "torch")
+    return _selu_choice
 
-        slow = cost(lambda v: torch.nn.functional.selu(v, inplace=True)) > 3 * cost(torch.exp_)
-    finally:
-        torch.set_num_threads(threads)
-    return "exp" if slow else "torch"
+
+def use_selu_kernel(name: str) -> None:
+    """Fix the SELU kernel for this process (a resumed run takes its checkpoint's)."""
+    global _selu_choice
+    if name not in SELU_KERNELS:
+        raise ConfigError(f"unknown SELU kernel {name!r}; valid: {', '.join(SELU_KERNELS)}")
+    _selu_choice = name

@@ -36,12 +36,14 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from .augment import train_augmentation
 from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
 from .fileio import atomic_write
 from .evaluate import evaluate_split, load_split
 from .model import build_model, count_parameters
+from . import runtime
 from .runtime import autocast, resolve_device
 
 CSV_FIELDS = ["epoch", "train_loss", "lr", "dev_eer_percent", "dev_min_tdcf", "best_dev",
@@ -107,12 +109,14 @@ def run_info(config: Mapping[str, Any], device: torch.device, world: int) -> dic
         commit = None
     import scipy
 
+    layout = runtime.conv_layout(device, training=True)
     return {
         "git_commit": commit, "python": platform.python_version(), "torch": torch.__version__,
         "numpy": np.__version__, "scipy": scipy.__version__,
         "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
-        "world_size": world, "seed": config["seed"],
+        **runtime.cpu_description(), "world_size": world, "seed": config["seed"],
+        "encoder_layout": "channels_last" if layout == torch.channels_last else "contiguous",
+        "selu_kernel": runtime.selu_kernel(),
     }
 
 
@@ -172,14 +176,18 @@ def _atomic_save(obj: Any, path: Path) -> None:
 # --------------------------------------------------------------------------- loop
 
 def train_epoch(model, loader, optimizer, scheduler, device, *, class_weights, freq_aug: bool,
-                amp: bool, scaler, epoch: int, progress: bool) -> float:
-    """One pass over the training loader; returns the mean loss per utterance."""
+                amp: bool, scaler, epoch: int, progress: bool, augment=None) -> float:
+    """One pass over the training loader; returns the mean loss per utterance.
+
+    ``augment`` (a `TrainAugmentation`, or None) transforms each batch on ``device``."""
     model.train()
     weight = torch.tensor(class_weights, dtype=torch.float32, device=device)
     total, count = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
     for step, (x, y) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if augment is not None:
+            x = augment(x, epoch, step)
         with autocast(device, amp):
             logits = model(x, freq_aug=freq_aug)
         loss = F.cross_entropy(logits.float(), y, weight=weight)
@@ -228,15 +236,19 @@ def _truncate_csv(path: Path, epochs_done: int) -> None:
         _append_csv(path, row)
 
 
-def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world: int):
+def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world: int,
+                  augment=None):
     """(loader, sampler or None, generator) over random nb_samp windows of the train split.
 
-    The batch size is global: each of N processes takes batch_size // N.
+    The batch size is global: each of N processes takes batch_size // N. ``augment``
+    adds its per-clip transforms to the dataset.
     """
     records, source, _ = load_split(config, "train")
     if config["max_train_items"]:
         records = records[:config["max_train_items"]]
     train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
+    if augment is not None:
+        train_set = augment.wrap(train_set)
     generator = make_generator(config["seed"])
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config["seed"],
                                  drop_last=True) if world > 1 else None
@@ -260,6 +272,8 @@ def _restore(out: Path, dev: torch.device, rank: int, parts: Mapping[str, Any], 
             parts[name].load_state_dict(ckpt[name])
     parts["generator"].set_state(ckpt["generator"])
     _set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
+    if "selu_kernel" in ckpt:  # the same float rounding as the run so far: an exact resume
+        runtime.use_selu_kernel(ckpt["selu_kernel"])
     if main:
         _truncate_csv(out / "metrics.csv", ckpt["state"]["epoch"])
         print(f"resuming {out} after epoch {ckpt['state']['epoch']}")
@@ -289,7 +303,8 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
     checkpoint = {name: (part.state_dict() if part is not None else None)
                   for name, part in parts.items() if name != "generator"}
     _atomic_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
-                  "state": state, "config": config}, out / "checkpoint.pt")
+                  "selu_kernel": runtime.selu_kernel(), "state": state, "config": config},
+                 out / "checkpoint.pt")
     tdcf = dev_report["min_tdcf"]
     print(f"epoch {row['epoch']:3d}  loss {float(row['train_loss']):.4f}  dev EER {dev_eer:6.2f}%  "
           f"dev t-DCF {tdcf if tdcf is None else f'{tdcf:.4f}'}  {row['seconds']} s"
@@ -318,7 +333,8 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     set_seed(config["seed"] + rank, config)
     amp = config["amp"] and dev.type == "cuda"
 
-    train_loader, sampler, generator = _train_loader(config, dev, rank, world)
+    augment = train_augmentation(config, rank)
+    train_loader, sampler, generator = _train_loader(config, dev, rank, world, augment)
     model = build_model(config["model_config"]).to(dev)
     ddp = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else model
@@ -345,7 +361,8 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
             sampler.set_epoch(epoch)
         loss = train_epoch(ddp, train_loader, optimizer, scheduler, dev,
                            class_weights=config["class_weights"], freq_aug=config["freq_aug"],
-                           amp=amp, scaler=parts["scaler"], epoch=epoch, progress=progress)
+                           amp=amp, scaler=parts["scaler"], epoch=epoch, progress=progress,
+                           augment=augment)
         row = {"epoch": epoch, "train_loss": f"{loss:.6f}", "start": start,
                "lr": f"{scheduler.get_last_lr()[0]:.3e}"}
         if main:
@@ -357,20 +374,24 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     result: dict = {"run_dir": str(out)}
     if main:
         result.update(_finish(model, parts["swa"], state, config, train_loader, dev, amp, out,
-                              progress))
+                              progress, augment))
     _barrier(world)
     if world > 1:
         dist.destroy_process_group()
     return result
 
 
-def _finish(model, swa_model, state, config, train_loader, device, amp, out: Path, progress) -> dict:
-    """SWA swap + BatchNorm refresh, final eval scoring, metrics.json and figures."""
+def _finish(model, swa_model, state, config, train_loader, device, amp, out: Path, progress,
+            augment=None) -> dict:
+    """SWA swap + BatchNorm refresh, final eval scoring, metrics.json and figures.
+
+    The BatchNorm statistics are refreshed on inputs augmented as in training."""
     from . import plots
 
     final, final_path = model, out / "weights" / "last.pth"
     if swa_model is not None and state["n_swa"] > 0:
-        update_bn(train_loader, swa_model, device=device)
+        inputs = augment.batches(train_loader, device) if augment is not None else train_loader
+        update_bn(inputs, swa_model, device=device)
         final, final_path = swa_model.module, out / "weights" / "swa.pth"
     torch.save(final.state_dict(), final_path)
     results = {"best_dev_epoch": state["best_epoch"], "best_dev_eer_percent": state["best_dev_eer"],

@@ -1,7 +1,7 @@
 """Throughput, side by side: our AASIST against the official code, data pipeline, evaluation,
 predict, stream.
 
-    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream]
+    python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream,epoch,augment]
                                 [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
                                 [--smoke]
 
@@ -23,6 +23,9 @@ epoch    one training epoch (official recipe: batch 24, 64,600-sample crops, Ada
          main.py loop on FLAC files (--official-dir), each in a fresh subprocess, with the
          projected time of the 100-epoch recipe. Full LA scale (25,380 + 24,844 clips) is a
          GPU job; on a CPU run it at a small scale.
+augment  clips/s of each training augmentation (default parameters, 4 s clips): per clip on
+         the CPU, as a batch of 24 on the CPU and on CUDA; codec bitrates on speech; with
+         --rawboost-dir, the authors' per-utterance numpy RawBoost for comparison.
 
 --cpu-isa default,avx2 runs the model (and epoch) workers twice: as the CPU is, and with oneDNN
 and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2), the kernels an AVX2-only
@@ -550,6 +553,141 @@ def bench_epoch(args, tmp: Path) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------- augmentation
+
+_AUTHORS_RAWBOOST = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import RawBoost as rb  # the authors' code, from the user's checkout: not a dependency
+clips = np.load(sys.argv[2])
+d = json.loads(sys.argv[3])
+def algo5(x):  # their algorithm 5: LnL then ISD, default parameters
+    y = rb.LnL_convolutive_noise(x, d["N_f"], d["nBands"], d["minF"], d["maxF"], d["minBW"], d["maxBW"],
+                                 d["minCoeff"], d["maxCoeff"], d["minG"], d["maxG"], d["minBiasLinNonLin"],
+                                 d["maxBiasLinNonLin"], 16000)
+    return rb.ISD_additive_noise(y, d["P"], d["g_sd"])
+algo5(clips[0])
+start = time.perf_counter()
+for x in clips:
+    algo5(x)
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def _speech_clips(n: int, length: int = 64600):
+    """(n, length) float32 bona fide mini-corpus utterances, repeated to ``length``."""
+    import numpy as np
+    from aasist.data.mini import synthesize_utterance
+
+    rows = [synthesize_utterance(0, "train", i, 80 + i % 20, None) for i in range(min(n, 8))]
+    return np.stack([np.resize(rows[i % len(rows)], length) / 32768 for i in range(n)]).astype(np.float32)
+
+
+def _time_clips(fn, n_clips: int, rounds: int, sync=lambda: None) -> float:
+    """Median clips/s of ``fn()``, which processes ``n_clips`` clips, after one warm-up."""
+    fn()
+    sync()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return n_clips / statistics.median(times)
+
+
+def bench_augment(args) -> list[dict]:
+    """Throughput of each transform: per clip (CPU), batched (CPU, CUDA); codec bitrates."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    import torch
+    from aasist.augment import TRANSFORMS, Augmenter, validate_augment
+    from aasist.augment.codecs import LOSSY_CODECS
+
+    batch, clips = 24, _speech_clips(24)
+    variants = [({"name": n}, n) for n in TRANSFORMS if n != "rawboost"]
+    variants += [({"name": "rawboost", "algo": a}, f"rawboost {a}") for a in (1, 2, 3, 5)]
+    rows = []
+    for entry, label in variants:
+        aug = Augmenter(validate_augment([{**entry, "p": 1.0}]))
+        rng = np.random.default_rng(0)
+        per_clip = _time_clips(lambda: [aug.whole_chain(c, rng) for c in clips[:args.augment_clips]],
+                               args.augment_clips, args.rounds)
+        rows.append(dict(section="augment", transform=label, where="cpu, per clip", clips_per_s=per_clip))
+        if aug.clip_stage:
+            continue   # CPU-only transforms (libsndfile) run per clip in the data loader
+        for device in args.devices:
+            x = torch.from_numpy(clips).to(device)
+            gen = torch.Generator(device=device).manual_seed(0)
+            sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+            rate = _time_clips(lambda: aug.batch(x, gen), batch, args.rounds, sync)
+            rows.append(dict(section="augment", transform=label, where=f"{device}, batch of {batch}",
+                             clips_per_s=rate))
+    rows += _bench_recipe(args, clips, batch)
+    if args.rawboost_dir:
+        rows.append(_bench_authors_rawboost(args, clips[:args.augment_clips]))
+    for codec, (container, subtype) in LOSSY_CODECS.items():
+        for level in (0.5, 0.95):
+            buffer = io.BytesIO()
+            sf.write(buffer, clips[0], 16000, format=container, subtype=subtype, compression_level=level)
+            kbps = buffer.tell() * 8 / (len(clips[0]) / 16000) / 1000
+            rows.append(dict(section="augment", transform=f"codec {codec} @ {level}", where="bitrate",
+                             kbps=kbps))
+    for row in rows:
+        if "clips_per_s" in row:
+            row["x_realtime"] = row["clips_per_s"] * CLIP_SECONDS
+    return rows
+
+
+def _bench_recipe(args, clips, batch: int) -> list[dict]:
+    """The augment list of config/AASIST-L_robust.conf with its probabilities: its per-clip
+    stage (one data-loader process) and its batch stage, as training runs them."""
+    import numpy as np
+    import torch
+    import aasist
+    from aasist.augment import Augmenter
+
+    aug = Augmenter(aasist.load_config(ROOT / "config" / "AASIST-L_robust.conf")["augment"])
+    rng = np.random.default_rng(0)
+    n = 4 * args.augment_clips   # probabilities < 1: average over more clips
+    stack = np.resize(clips, (n, clips.shape[1]))
+    label = "recipe AASIST-L_robust"
+    rows = [dict(section="augment", transform=f"{label}: per-clip stage", where="cpu, per clip",
+                 clips_per_s=_time_clips(lambda: [aug.clip(c, rng) for c in stack], n, args.rounds))]
+    for device in args.devices:
+        x = torch.from_numpy(clips).to(device)
+        gen = torch.Generator(device=device).manual_seed(0)
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        rows.append(dict(section="augment", transform=f"{label}: batch stage",
+                         where=f"{device}, batch of {batch}",
+                         clips_per_s=_time_clips(lambda: aug.batch(x, gen), batch, args.rounds, sync)))
+    return rows
+
+
+def _bench_authors_rawboost(args, clips) -> dict:
+    """The authors' numpy RawBoost algorithm 5, per clip, in a subprocess (their code needs
+    numpy < 2: pass such an interpreter with --rawboost-python)."""
+    from dataclasses import asdict
+
+    import numpy as np
+    from aasist.augment.rawboost import RawBoostParams
+
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "clips.npy", clips.astype(np.float64))
+        proc = subprocess.run([args.rawboost_python, "-c", _AUTHORS_RAWBOOST, str(args.rawboost_dir),
+                               str(Path(tmp) / "clips.npy"), json.dumps(asdict(RawBoostParams()))],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the authors' RawBoost failed (it needs numpy < 2; see "
+                           f"--rawboost-python):\n{proc.stderr[-2000:]}")
+    seconds = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    return dict(section="augment", transform="rawboost 5 (authors' numpy)", where="cpu, per clip",
+                clips_per_s=len(clips) / seconds)
+
+
 def _table(rows: list[dict], keys: list[str]) -> str:
     def fmt(v):
         return f"{v:.3g}" if isinstance(v, float) else ("" if v is None else str(v))
@@ -584,6 +722,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epoch-dev-clips", type=int, default=96, help="dev clips (LA: 24,844)")
     parser.add_argument("--epoch-batch", type=int, default=24)
     parser.add_argument("--epoch-amp", action="store_true", help="bf16/fp16 autocast on CUDA")
+    parser.add_argument("--augment-clips", type=int, default=24, help="clips timed per clip (augment)")
+    parser.add_argument("--rawboost-dir", type=Path, help="a checkout of TakHemlata/RawBoost-antispoofing")
+    parser.add_argument("--rawboost-python", default=sys.executable,
+                        help="python with numpy < 2 to run the authors' RawBoost (default: this one)")
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny run that checks the script works (numbers mean nothing)")
     parser.add_argument("--json", type=Path, help="also write all rows as JSON")
@@ -595,6 +737,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.predict_files, args.predict_seconds, args.stream_seconds = 3, 1.0, 1.5
         args.mini_sizes = {"train": (2, 4), "dev": (2, 2), "eval": (2, 2)}
         args.epoch_clips, args.epoch_dev_clips, args.epoch_batch = 4, 2, 2
+        args.augment_clips = 2
     args.models = args.models.split(",")
     args.sections = args.sections.split(",")
     args.cpu_isa = args.cpu_isa.split(",")
@@ -656,6 +799,11 @@ def run(args: argparse.Namespace) -> list[dict]:
         rows += stream_rows
         print(f"\n## stream (bundled AASIST-L, a {args.stream_seconds:g} s clip replayed in real time)\n")
         print(_table(stream_rows, list(stream_rows[0])))
+    if "augment" in sections:
+        augment_rows = bench_augment(args)
+        rows += augment_rows
+        print("\n## augmentation (4.04 s clips; default parameters, p = 1)\n")
+        print(_table(augment_rows, ["transform", "where", "clips_per_s", "x_realtime", "kbps"]))
     return rows
 
 

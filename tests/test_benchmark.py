@@ -106,3 +106,10 @@ def test_la_like_corpus_has_la_durations_and_layout(tmp_path):
     train = read_cm_protocol(la_paths(root, "train").protocol)
     assert len(train) == 20 and sum(r.key == "bonafide" for r in train) == 2
     assert all((la_paths(root, "train").flac_dir / f"{r.utt_id}.flac").is_file() for r in train)
+
+
+def test_augment_section(tmp_path, capsys):
+    rows = _smoke(tmp_path, capsys, "augment")
+    assert {r["where"] for r in rows} >= {"cpu, per clip"}
+    for r in rows:
+        _positive(r, "clips_per_s")

@@ -151,16 +151,22 @@ def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
     assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
 
 
-def test_selu_probe_picks_a_known_kernel(monkeypatch):
+def test_selu_kernel_is_fixed_per_process(monkeypatch):
     from aasist import runtime
 
-    runtime.selu_kernel.cache_clear()
+    monkeypatch.setattr(runtime, "_selu_choice", None)
     monkeypatch.setenv("AASIST_SELU", "exp")
     assert runtime.selu_kernel() == "exp"
-    runtime.selu_kernel.cache_clear()
+    monkeypatch.setenv("AASIST_SELU", "torch")
+    assert runtime.selu_kernel() == "exp"  # chosen once; a later environment change is ignored
+    monkeypatch.setattr(runtime, "_selu_choice", None)
     monkeypatch.delenv("AASIST_SELU")
-    assert runtime.selu_kernel() in ("torch", "exp")
-    runtime.selu_kernel.cache_clear()
+    expected = "exp" if "AVX512" in torch.backends.cpu.get_cpu_capability() else "torch"
+    assert runtime.selu_kernel() == expected  # the rule: a fixed function of the CPU
+    runtime.use_selu_kernel("torch")
+    assert runtime.selu_kernel() == "torch"
+    with pytest.raises(aasist.ConfigError, match="valid: torch, exp"):
+        runtime.use_selu_kernel("fast")
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -183,8 +189,11 @@ def test_every_layout_matches_official_outputs_and_gradients(name, layout, monke
         loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([0, 1]))
         grads[forced] = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
     for a, b in zip(grads["channels_last"], grads["contiguous"]):
-        # float32 sums over ~10^6 terms in another order: compare relative to the tensor's size
-        assert (a - b).norm() <= 1e-3 * b.norm() + 1e-6
+        # Float32 rounding differs between the layouts by ~1e-7; where two candidates of a max
+        # (pooling, the graph's amax over time) are that close, the gradient goes to the other
+        # one, which moves a weight's gradient by up to ~2e-3 of its size (measured against a
+        # float64 run: both layouts are that close to it). A wrong kernel would be off by O(1).
+        assert (a - b).norm() <= 5e-3 * b.norm() + 1e-6
 
 
 def test_layout_rule(monkeypatch):

@@ -96,8 +96,14 @@ def test_unknown_key_lists_valid_keys(corpus, capsys):
     assert proc.returncode == 1 and "valid keys" in proc.stderr and "num_epochs" in proc.stderr
 
 
-def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path, capsys):
-    args = ["train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus))]
+# A per-clip codec (in the data loader) and batch transforms (on the training device).
+AUGMENT = ('augment=[{"name": "codec", "p": 0.5}, {"name": "noise", "p": 0.5}, '
+           '{"name": "rawboost", "p": 0.7, "algo": 5}]')
+
+
+@pytest.mark.parametrize("extra", [[], [AUGMENT]], ids=["plain", "augmented"])
+def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path, capsys, extra):
+    args = ["train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus, *extra))]
     whole = run_cli(capsys, *args, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
 
@@ -131,6 +137,17 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, tmp_path, mon
     with pytest.raises(TrainingError, match="loss became nan .* checkpoint.pt"):
         train(config2, tmp_path / "run2", progress=False)
     assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"] == good
+
+
+def test_augmentation_changes_training_but_not_the_data(corpus, tmp_path):
+    plain = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
+    robust = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false", AUGMENT))
+    a = train(plain, tmp_path / "plain", progress=False)
+    b = train(robust, tmp_path / "robust", progress=False)
+    loss = lambda run: (tmp_path / run / "metrics.csv").read_text().splitlines()[1].split(",")[1]  # noqa: E731
+    assert loss("plain") != loss("robust") and a["eval_eer_percent"] >= 0 <= b["eval_eer_percent"]
+    saved = json.loads((tmp_path / "robust" / "config.conf").read_text())["augment"]
+    assert [e["name"] for e in saved] == ["codec", "noise", "rawboost"] and saved[2]["nBands"] == 5
 
 
 def test_resume_refuses_a_changed_config(corpus, tmp_path):

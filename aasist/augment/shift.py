@@ -1,0 +1,151 @@
+"""A channel-shifted copy of an evaluation split: the same utterances, as users would send them.
+
+``make_shifted_copy("data/mini/LA", "data/mini_shifted")`` writes ``data/mini_shifted/LA/``
+in the ASVspoof 2019 LA layout (protocols and ASV scores copied, the split's audio
+re-recorded), so any model can be scored on it with the usual command::
+
+    python -m aasist evaluate --config config/mini.conf --weights RUN/weights/last.pth \
+        --set database_path=data/mini_shifted/LA --split eval
+
+Every utterance goes through one of `CONDITIONS`, drawn per utterance: a chain of two to
+four effects from `aasist.augment` (rooms, noise, band limits, telephone and lossy codecs,
+packet loss). The copy depends only on the source audio, ``seed`` and `SHIFT_VERSION`;
+``ASVspoof2019_LA_<split>/shift_conditions.txt`` lists the condition of each utterance.
+
+The conditions use the same families of degradation as the robust training recipes (with
+their own parameter ranges, and chained rather than drawn one by one), so the copy
+measures robustness to these kinds of channel; it is not a sample of every channel a
+user may have.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from ..data.audio import SAMPLE_RATE, read_audio
+from ..data.protocols import la_paths, read_cm_protocol
+from ..errors import DataError
+from .pipeline import Augmenter
+
+SHIFT_VERSION = 1
+MARKER = ".shifted_{split}.json"
+
+# Each condition: augment entries applied in order, every one always (p = 1).
+CONDITIONS: dict[str, list[dict]] = {
+    "phone_call": [
+        {"name": "reverb", "rt60_min": 0.2, "rt60_max": 0.5, "drr_min": 4, "drr_max": 12},
+        {"name": "noise", "snr_min": 15, "snr_max": 25, "slope_min": -6, "slope_max": -3},
+        {"name": "telephone", "codecs": ["gsm", "g721", "mulaw", "alaw"]},
+    ],
+    "voip": [
+        {"name": "noise", "snr_min": 15, "snr_max": 30, "slope_min": -3, "slope_max": 0},
+        {"name": "bandlimit", "highpass_min": 80, "highpass_max": 200, "lowpass_min": 5500,
+         "lowpass_max": 7000},
+        {"name": "codec", "codecs": ["opus"], "compression_min": 0.9, "compression_max": 0.97},
+        {"name": "packet_loss", "rate_min": 0.01, "rate_max": 0.05},
+    ],
+    "voice_message": [
+        {"name": "reverb", "rt60_min": 0.3, "rt60_max": 0.6, "drr_min": 2, "drr_max": 10},
+        {"name": "codec", "codecs": ["mp3", "vorbis"], "compression_min": 0.8, "compression_max": 0.95},
+    ],
+    "laptop_room": [
+        {"name": "reverb", "rt60_min": 0.5, "rt60_max": 0.9, "drr_min": 0, "drr_max": 6},
+        {"name": "noise", "snr_min": 10, "snr_max": 20, "slope_min": -6, "slope_max": -3},
+        {"name": "bandlimit", "highpass_min": 100, "highpass_max": 250, "lowpass_min": 4000,
+         "lowpass_max": 6500},
+    ],
+}
+
+
+def shift_utterance(x: np.ndarray, seed: int, index: int,
+                    chains: dict[str, Augmenter]) -> tuple[np.ndarray, str]:
+    """(shifted float32 audio, condition name) for utterance ``index``; peaks kept below 1."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+    names = sorted(chains)
+    name = names[int(rng.integers(len(names)))]
+    y = chains[name].whole_chain(np.asarray(x, dtype=np.float32), rng)
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32), name
+
+
+def _copy_tables(source: Path, dest: Path) -> None:
+    for folder in ("ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_asv_scores"):
+        if (source / folder).is_dir():
+            (dest / folder).mkdir(parents=True, exist_ok=True)
+            for item in (source / folder).iterdir():
+                if item.is_file():
+                    shutil.copy2(item, dest / folder / item.name)
+
+
+def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split: str = "eval",
+                      seed: int = 0, progress: bool = True) -> Path:
+    """Write ``dest/LA``: ``source``'s protocols and ASV scores, and ``split``'s audio
+    through a drawn channel condition each. Returns ``dest/LA``; a finished copy with the
+    same source, split, seed and version is recognised and left as it is."""
+    src = la_paths(source, split)
+    if not src.protocol.is_file():
+        raise DataError(f"{src.protocol}: protocol not found; give the LA folder of a corpus "
+                        f"(e.g. data/mini/LA from `python -m aasist make-mini`)")
+    src_root = src.protocol.parent.parent.resolve()
+    root = Path(dest) / "LA"
+    if root.resolve() == src_root:
+        raise DataError(f"{dest}: the shifted copy must go to another folder than its source")
+    settings = {"source": str(src_root), "split": split, "seed": int(seed), "version": SHIFT_VERSION,
+                "conditions": CONDITIONS}
+    marker = root / MARKER.format(split=split)
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        return root
+    out = la_paths(root, split)
+    if (out.flac_dir.is_dir() and any(out.flac_dir.iterdir())
+            and not (root / (MARKER.format(split=split) + ".owner")).is_file()):
+        raise DataError(f"{out.flac_dir} already holds audio not written by make_shifted_copy; "
+                        f"choose another destination (nothing was changed)")
+    out.flac_dir.mkdir(parents=True, exist_ok=True)
+    (root / (MARKER.format(split=split) + ".owner")).write_text(json.dumps(settings) + "\n")
+    _copy_tables(src_root, root)
+    chains = {name: Augmenter(entries) for name, entries in CONDITIONS.items()}
+    conditions = []
+    records = read_cm_protocol(src.protocol)
+    for index, record in enumerate(tqdm(records, desc=f"shifting {split}", disable=not progress,
+                                        unit="file")):
+        x, rate = read_audio(src.flac_dir / f"{record.utt_id}.flac")
+        if rate != SAMPLE_RATE:
+            raise DataError(f"{record.utt_id}.flac: {rate} Hz; the shifted copy needs {SAMPLE_RATE} Hz audio")
+        y, name = shift_utterance(x, seed, index, chains)
+        target = out.flac_dir / f"{record.utt_id}.flac"
+        tmp = target.with_suffix(".flac.tmp")
+        sf.write(str(tmp), y, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        tmp.replace(target)
+        conditions.append(f"{record.utt_id} {name}\n")
+    (out.flac_dir.parent / "shift_conditions.txt").write_text("".join(conditions))
+    marker.write_text(json.dumps(settings) + "\n")
+    return root
+
+
+def eer_by_condition(score_path: str | os.PathLike, shifted_root: str | os.PathLike,
+                     split: str = "eval") -> dict[str, float]:
+    """EER (%) per shift condition of a CM score file scored on a shifted copy."""
+    from ..metrics import compute_eer, read_cm_scores
+
+    listing = la_paths(shifted_root, split).flac_dir.parent / "shift_conditions.txt"
+    if not listing.is_file():
+        raise DataError(f"{listing} not found; score a copy made by make_shifted_copy")
+    condition = dict(line.split() for line in listing.read_text().splitlines() if line.strip())
+    scores = read_cm_scores(score_path)
+    out = {}
+    for name in sorted(set(condition.values())):
+        mine = np.array([condition.get(u) == name for u in scores.utt_ids])
+        bona = mine & (np.asarray(scores.keys) == "bonafide")
+        spoof = mine & (np.asarray(scores.keys) == "spoof")
+        if bona.any() and spoof.any():
+            out[name] = 100 * compute_eer(scores.scores[bona], scores.scores[spoof])[0]
+    return out
+
+
+__all__ = ["CONDITIONS", "SHIFT_VERSION", "eer_by_condition", "make_shifted_copy", "shift_utterance"]
