@@ -30,7 +30,9 @@ from tqdm.auto import tqdm
 
 from ..data.audio import SAMPLE_RATE, read_audio
 from ..data.protocols import la_paths, read_cm_protocol
+from ..data.scores import read_cm_scores
 from ..errors import DataError
+from ..metrics import compute_eer
 from .pipeline import Augmenter
 
 SHIFT_VERSION = 1
@@ -131,8 +133,6 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
 def eer_by_condition(score_path: str | os.PathLike, shifted_root: str | os.PathLike,
                      split: str = "eval") -> dict[str, float]:
     """EER (%) per shift condition of a CM score file scored on a shifted copy."""
-    from ..metrics import compute_eer, read_cm_scores
-
     listing = la_paths(shifted_root, split).flac_dir.parent / "shift_conditions.txt"
     if not listing.is_file():
         raise DataError(f"{listing} not found; score a copy made by make_shifted_copy")
