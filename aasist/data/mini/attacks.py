@@ -52,7 +52,9 @@ from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import sparse
 from scipy.signal import lfilter, resample_poly
+from scipy.sparse.linalg import splu
 
 from ...melscale import hz_to_mel, mel_filterbank
 from .dsp import (BLOCK, SAMPLE_RATE, fit_length, griffin_lim, istft, lpc, mu_law, smooth, stft,
@@ -133,9 +135,14 @@ def _lowpass_5k(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _mel_and_inverse(n_mels: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    fb = mel_filterbank(n_mels, n_fft, SAMPLE_RATE)
-    return fb, np.linalg.pinv(fb)
+def _mel_basis(n_mels: int, n_fft: int):
+    """The mel filterbank as a sparse matrix, and the LU factors of ``fb @ fb.T``.
+
+    Sparse products run on one thread: multi-threaded BLAS on these small products is
+    many times slower on a busy 2-core machine.
+    """
+    fb = sparse.csr_array(mel_filterbank(n_mels, n_fft, SAMPLE_RATE))
+    return fb, splu(sparse.csc_array(fb @ fb.T))
 
 
 # --------------------------------------------------------------------------- attacks
@@ -215,9 +222,10 @@ def _atk_mulaw(x, info, rng, bits=5):
 
 
 def _atk_mel_gl(x, info, rng, n_fft=1024, hop=256, n_mels=80, n_iter=4, power=1.3):
-    fb, inverse = _mel_and_inverse(n_mels, n_fft)
+    fb, gram = _mel_basis(n_mels, n_fft)
     mel = fb @ np.abs(stft(x, n_fft, hop)) ** 2
-    linear = np.clip(inverse @ mel, 0.0, None) ** (0.5 * power)
+    # pseudo-inverse: the least-norm linear spectrum fb.T (fb fb.T)^-1 mel (full row rank)
+    linear = np.clip(fb.T @ gram.solve(mel), 0.0, None) ** (0.5 * power)
     return griffin_lim(linear, n_fft, hop, len(x), n_iter, rng)
 
 
@@ -274,10 +282,10 @@ def _atk_channel_vocoder(x, info, rng, n_bands=16, n_fft=512, hop=128):
     mag = np.abs(stft(x, n_fft, hop))
     mel = hz_to_mel(np.linspace(0.0, SAMPLE_RATE / 2, mag.shape[0]))
     band = np.minimum((mel / mel[-1] * n_bands).astype(np.int64), n_bands - 1)
-    members = np.zeros((n_bands, mag.shape[0]))
-    members[band, np.arange(mag.shape[0])] = 1.0
-    energy = members @ mag ** 2 / members.sum(axis=1, keepdims=True)
-    env = np.sqrt(members.T @ energy)
+    first = np.flatnonzero(np.diff(band, prepend=-1))  # each band's first bin
+    width = np.diff(np.append(first, len(band)))
+    energy = np.add.reduceat(mag ** 2, first, axis=0) / width[:, None]
+    env = np.repeat(np.sqrt(energy), width, axis=0)  # every bin gets its band's level
     exc = _pulse_noise_excitation(info["f0"], info["voiced"], rng)
     return istft(_unit_frames(stft(exc, n_fft, hop)) * env, n_fft, hop, len(x))
 

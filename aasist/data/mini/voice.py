@@ -179,12 +179,14 @@ def _f0_contour(rng: np.random.Generator, n_blocks: int, spk: dict) -> np.ndarra
 
 
 def _rosenberg(frac: np.ndarray, oq: float, closing: float) -> np.ndarray:
-    """Rosenberg glottal flow pulse at phase ``frac`` in [0, 1) of the period."""
+    """Rosenberg glottal flow pulse at phase ``frac`` in [0, 1) of the period: sin^2(pi/2 u)
+    while opening (u rises 0 -> 1), sin(pi/2 u) while closing (u falls 1 -> 0), then 0."""
     tp = (1.0 - closing) * oq
     tn = closing * oq
-    g = np.where(frac < tp, 0.5 - 0.5 * np.cos(np.pi * frac / tp), 0.0)
-    in_closing = (frac >= tp) & (frac < tp + tn)
-    return np.where(in_closing, np.cos(0.5 * np.pi * (frac - tp) / tn), g)
+    opening = frac < tp
+    u = np.where(opening, frac / tp, np.maximum(1.0 - (frac - tp) / tn, 0.0))
+    g = np.sin(0.5 * np.pi * u)  # one sine for both phases
+    return np.where(opening, g * g, g)
 
 
 def _glottal_source(rng: np.random.Generator, spk: dict, f0: np.ndarray
