@@ -37,9 +37,9 @@ A19   same algorithm as A06
 ====  =====================================================================================
 
 Why so coarse: ``python -m aasist train --config config/mini.conf`` must teach AASIST-L
-something real within minutes on a laptop CPU. Its fixed sinc filterbank and graph pooling
-pick up broad, consistent differences first and subtle ones very slowly, so each vocoder is
-a low-quality version of its kind.
+something real within minutes on two CPU cores (the README has the measured time and EERs).
+Its fixed sinc filterbank and graph pooling pick up broad, consistent differences first and
+subtle ones very slowly, so each vocoder is a low-quality version of its kind.
 
 Every attack is ``f(x, info, rng) -> y``: ``x`` the bona fide signal, ``info`` what the
 voice model knows of it (per-sample ``f0`` and ``voiced``), ``rng`` the attack's own

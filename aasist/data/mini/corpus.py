@@ -33,8 +33,7 @@ from ...errors import ConfigError, DataError
 from ...fileio import atomic_write
 from ..protocols import SPLITS, LaPaths, la_paths
 from .attacks import ATTACKS, EVAL_ATTACKS, TRAIN_ATTACKS
-from .dsp import SAMPLE_RATE, fit_length, rms
-from .dsp import rng as keyed_rng
+from .dsp import SAMPLE_RATE, fit_length, keyed_rng, rms
 from .voice import bonafide, speaker
 
 # Changes whenever the same seed would give different audio: an older corpus is regenerated.

@@ -16,7 +16,7 @@ SAMPLE_RATE = 16000
 BLOCK = 80  # samples per control frame (5 ms): formant tracks, LPC frames
 
 
-def rng(*key: int) -> np.random.Generator:
+def keyed_rng(*key: int) -> np.random.Generator:
     """A random stream that depends only on the integers ``key``."""
     return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
 

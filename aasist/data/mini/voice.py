@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
-from .dsp import BLOCK, SAMPLE_RATE, frame_to_sample, rms, rng as keyed_rng, smooth, tv_allpole
+from .dsp import BLOCK, SAMPLE_RATE, frame_to_sample, keyed_rng, rms, smooth, tv_allpole
 
 _BLOCKS_PER_S = SAMPLE_RATE // BLOCK
 _HIGHPASS = butter(4, 3500.0, btype="highpass", fs=SAMPLE_RATE, output="sos")
@@ -83,6 +83,10 @@ class _Tracks:
         end = min(end, self.stop)
         self.formants[t:end] = self.current
         return end
+
+
+# One function per kind of segment: each fills the tracks from block ``t`` and returns the
+# block where the segment ends.
 
 
 def _vowel(rng, tr: _Tracks, t: int, spk: dict) -> int:
