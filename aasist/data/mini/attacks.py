@@ -135,7 +135,7 @@ def _lowpass_5k(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _mel_basis(n_mels: int, n_fft: int):
+def _mel_basis(n_mels: int, n_fft: int) -> tuple[sparse.csr_array, object]:
     """The mel filterbank as a sparse matrix, and the LU factors of ``fb @ fb.T``.
 
     Sparse products run on one thread: multi-threaded BLAS on these small products is
