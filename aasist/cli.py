@@ -170,13 +170,11 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_make_mini(args) -> int:
-    if args.corpus == "la2019":
-        from .data.mini import make_mini
+    from .data.mini import make_mini, make_mini_corpus
 
+    if args.corpus == "la2019":
         root = make_mini(args.dest, seed=args.seed)
     else:
-        from .data.mini_corpora import make_mini_corpus
-
         root = make_mini_corpus(args.corpus, args.dest, seed=args.seed)
     print(f"mini corpus ready at {root}")
     return 0
