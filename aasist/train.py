@@ -311,14 +311,30 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
           + ("  *best" if row.get("best_dev") else ""))
 
 
-def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
-          device: str | None = None, config_name: str = "run", progress: bool = True) -> dict:
-    """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``)."""
-    rank, world = _distributed()
+def _rank_device(device: str | None, world: int) -> torch.device:
+    """The device of this process; under torchrun on CUDA, the GPU named by LOCAL_RANK."""
     dev = resolve_device(device)
     if dev.type == "cuda" and world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(dev)
+    return dev
+
+
+def _announce(config, config_name: str, model, train_loader, dev, world: int, out: Path) -> None:
+    """Write run_info.json (machine, kernels, parameters) and print the one-line run summary."""
+    info = run_info(config, dev, world)
+    info["parameters"] = count_parameters(model)
+    (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(f"training {config_name}: {info['parameters']:,} parameters, "
+          f"{len(train_loader.dataset)} utterances, {len(train_loader)} batches/epoch on "
+          f"{dev} (x{world})")
+
+
+def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
+          device: str | None = None, config_name: str = "run", progress: bool = True) -> dict:
+    """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``)."""
+    rank, world = _distributed()
+    dev = _rank_device(device, world)
     main = rank == 0
     progress = progress and main
     out = Path(out_dir or Path("runs") / config_name)
@@ -348,12 +364,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     if resume:
         state = _restore(out, dev, rank, parts, main)
     if main:
-        info = run_info(config, dev, world)
-        info["parameters"] = count_parameters(model)
-        (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        print(f"training {config_name}: {info['parameters']:,} parameters, "
-              f"{len(train_loader.dataset)} utterances, {len(train_loader)} batches/epoch on "
-              f"{dev} (x{world})")
+        _announce(config, config_name, model, train_loader, dev, world, out)
 
     for epoch in range(state["epoch"], config["num_epochs"]):
         start = time.time()

@@ -61,25 +61,9 @@ def _worker(spec: dict) -> None:
         return
     import torch
 
-    config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())
-    model_config = config["model_config"]
     device = torch.device(spec["device"])
-    if spec["impl"] == "official":
-        sys.path.insert(0, spec["official_dir"])
-        from models.AASIST import Model  # clovaai/aasist, as shipped: not a dependency
-
-        model = Model(model_config)
-        forward = lambda x: model(x)[1]  # noqa: E731 - official forward returns (hidden, logits)
-    else:
-        sys.path.insert(0, str(ROOT))
-        import aasist
-
-        model = aasist.build_model(model_config)
-        forward = model
-    model.to(device)
+    model, forward = _worker_model(spec, device)
     weights = spec.get("weights")
-    if weights:
-        model.load_state_dict(torch.load(weights, map_location=device))
     gen = torch.Generator().manual_seed(0)
     x = (0.1 * torch.randn(spec["batch"], 64600, generator=gen)).to(device)
     y = torch.randint(0, 2, (spec["batch"],), generator=gen).to(device)
@@ -121,6 +105,30 @@ def _worker(spec: dict) -> None:
     result["times"] = times
     result.update(_worker_facts(spec["impl"], spec["mode"] == "train"))
     print(json.dumps(result))
+
+
+def _worker_model(spec: dict, device):
+    """(model, forward) of one implementation on ``device``, with the spec's weights if any;
+    ``forward(x)`` maps (B, samples) to (B, 2) logits."""
+    import torch
+
+    model_config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())["model_config"]
+    if spec["impl"] == "official":
+        sys.path.insert(0, spec["official_dir"])
+        from models.AASIST import Model  # clovaai/aasist, as shipped: not a dependency
+
+        model = Model(model_config)
+        forward = lambda x: model(x)[1]  # noqa: E731 - official forward returns (hidden, logits)
+    else:
+        sys.path.insert(0, str(ROOT))
+        import aasist
+
+        model = aasist.build_model(model_config)
+        forward = model
+    model.to(device)
+    if spec.get("weights"):
+        model.load_state_dict(torch.load(spec["weights"], map_location=device))
+    return model, forward
 
 
 def _worker_facts(impl: str, training: bool) -> dict:
