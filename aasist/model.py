@@ -84,23 +84,23 @@ class SincConv(nn.Module):
 
 
 def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_format) -> torch.Tensor:
-    """``conv(x)`` for a 1-input-channel convolution, computed as one matrix product.
+    """``conv(x)`` for a 1-input-channel convolution, without oneDNN's 1-channel kernels.
 
-    oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s, and PyTorch's fallback for the
-    equivalent 1x1 convolution is slow in backward; stacking the kh*kw shifted copies of the
-    (small) input and multiplying by the (C, kh*kw) weight is a plain GEMM, forward and backward.
-    x: (B, 1, H, W) -> (B, C, H', W') in ``layout``; every later layer of the encoder keeps it.
+    oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s. Stacking the kh*kw shifted copies
+    of the (small) input turns the layer into a (kh*kw -> C) product: in channels_last a 1x1
+    convolution (oneDNN's fastest form here, forward and backward), in the default layout a
+    batched GEMM. x: (B, 1, H, W) -> (B, C, H', W') in ``layout``; the encoder keeps it.
     """
     kh, kw = conv.kernel_size
     ph, pw = conv.padding
     xp = F.pad(x[:, 0], (pw, pw, ph, ph))  # (B, H + 2 ph, W + 2 pw)
     h_out, w_out = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
     shifts = [xp[:, i:i + h_out, j:j + w_out] for i in range(kh) for j in range(kw)]
-    weight = conv.weight.reshape(conv.out_channels, kh * kw)
     if layout == torch.channels_last:
-        cols = torch.stack(shifts, dim=-1)  # (B, H', W', K)
-        out = torch.addmm(conv.bias, cols.reshape(-1, kh * kw), weight.t())  # (B H' W', C)
-        return out.view(*cols.shape[:3], -1).permute(0, 3, 1, 2)  # channels_last strides
+        cols = torch.stack(shifts, dim=1).contiguous(memory_format=layout)  # (B, K, H', W')
+        weight = conv.weight.reshape(conv.out_channels, kh * kw, 1, 1)
+        return F.conv2d(cols, weight, conv.bias)
+    weight = conv.weight.reshape(conv.out_channels, kh * kw)
     cols = torch.stack(shifts, dim=1).flatten(2)  # (B, K, H' W')
     out = torch.baddbmm(conv.bias[:, None], weight.expand(len(cols), -1, -1), cols)  # (B, C, H' W')
     return out.view(len(cols), -1, h_out, w_out)
@@ -109,12 +109,18 @@ def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_for
 def selu_(x: torch.Tensor) -> torch.Tensor:
     """SELU, in place where autograd allows; the implementation `runtime.selu_kernel` picked.
 
-    Some PyTorch builds run SELU's expm1 several times slower than exp (torch 2.14 with
-    AVX-512); there ``exp(min(x, 0)) - 1`` is faster and differs by float rounding only.
+    Some PyTorch builds run SELU's expm1 several times slower than exp (the torch 2.14.1
+    wheel with AVX-512); there ``exp(min(x, 0)) - 1`` is faster and differs by float rounding.
     """
     if runtime.selu_kernel() == "torch":
         return F.selu(x, inplace=True)
     return _SeluFromExp.apply(x)
+
+
+def selu_from_exp(x: torch.Tensor) -> torch.Tensor:
+    """SELU as scale * (max(x, 0) + alpha * (exp(min(x, 0)) - 1)), into a new tensor."""
+    neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
+    return torch.clamp(x, min=0).mul_(_SELU_SCALE).add_(neg)
 
 
 class _SeluFromExp(torch.autograd.Function):
@@ -122,17 +128,16 @@ class _SeluFromExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x):
-        neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
-        y = torch.clamp(x, min=0).mul_(_SELU_SCALE).add_(neg)
+        y = selu_from_exp(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        # dy/dx = scale for x > 0, else scale * alpha * exp(x) = y + scale * alpha
-        slope = torch.where(y > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA)
-        return grad * slope
+        # dy/dx = scale for x > 0, else scale * alpha * exp(x) = y + scale * alpha: ELU's
+        # backward from its result, one fused kernel (F.selu's own backward)
+        return torch.ops.aten.elu_backward(grad, _SELU_ALPHA, _SELU_SCALE, 1.0, True, y)
 
 
 _SELU_SCALE = 1.0507009873554804934193349852946

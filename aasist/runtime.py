@@ -22,6 +22,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import time
 
 import torch
 
@@ -145,20 +146,38 @@ _selu_choice: str | None = None  # set by the first selu_kernel() call, or by us
 def selu_kernel() -> str:
     """"torch" (F.selu) or "exp" (SELU written with exp, see `model.selu_`), fixed per process.
 
-    F.selu is computed with expm1, which some PyTorch builds run far slower than exp on
-    AVX-512 (the torch 2.14.1 wheel: about 10 ns per element against 1; torch 2.6, 2.11 and
-    2.13 are fine). The rule is deterministic, so two runs on one machine compute the same
-    numbers: "exp" where ATen uses AVX-512 (it costs about 5 % of a step where expm1 is
-    fast, and saves about 12 % where it is slow), "torch" elsewhere. The two differ by float
-    rounding only; a training run records its choice and `--resume` restores it.
+    F.selu is computed with expm1, which some PyTorch builds run far slower than exp (the
+    torch 2.14.1 wheel with AVX-512: about 8x; torch 2.6, 2.11 and 2.13 are fine, and there
+    F.selu beats the 5-pass exp form). So the first call times both forms once on 256 Ki
+    elements (about 2 ms) and takes "exp" only if F.selu is more than 1.5x slower: on the
+    builds measured the ratio is above 2.2 or below 0.8, far from the threshold, so the
+    choice does not flip between runs on one machine. The two differ by float rounding
+    only; a training run records its choice and `--resume` restores it.
     ``AASIST_SELU=torch|exp`` forces one.
     """
     global _selu_choice
     if _selu_choice is None:
         forced = os.environ.get("AASIST_SELU", "auto").strip().lower()
-        avx512 = "AVX512" in torch.backends.cpu.get_cpu_capability()
-        _selu_choice = forced if forced in SELU_KERNELS else ("exp" if avx512 else "torch")
+        _selu_choice = forced if forced in SELU_KERNELS else _time_selu_kernels()
     return _selu_choice
+
+
+def _time_selu_kernels() -> str:
+    """The faster SELU form on this CPU and torch build (best of 5 per form, see selu_kernel)."""
+    from .model import selu_from_exp  # here, not at import: model imports this module
+
+    x = torch.linspace(-4.0, 4.0, 1 << 18)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.inference_mode():
+        return "exp" if best(torch.nn.functional.selu) > 1.5 * best(selu_from_exp) else "torch"
 
 
 def use_selu_kernel(name: str) -> None:
