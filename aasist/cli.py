@@ -170,11 +170,13 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_make_mini(args) -> int:
-    from .data.mini import make_mini, make_mini_corpus
-
     if args.corpus == "la2019":
+        from .data.mini import make_mini
+
         root = make_mini(args.dest, seed=args.seed)
     else:
+        from .data.mini_corpora import make_mini_corpus
+
         root = make_mini_corpus(args.corpus, args.dest, seed=args.seed)
     print(f"mini corpus ready at {root}")
     return 0

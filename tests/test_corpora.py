@@ -1,5 +1,5 @@
 """The corpus registry (aasist.data.corpora): layouts, readers, datasets and training on
-small generated corpora in each layout (aasist.data.mini.layouts)."""
+small generated corpora in each layout (aasist.data.mini_corpora)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from aasist.config import load_config
 from aasist.data.corpora import (CORPORA, asv_files_2021, cm_keys_file, get_corpus,
                                  resolve_root)
 from aasist.data.datasets import EvalDataset, TrainDataset
-from aasist.data.mini import LAYOUT_SIZES, make_mini_corpus
+from aasist.data.mini_corpora import DEFAULT_SIZES, make_mini_corpus
 from aasist.download import verify_corpus
 from aasist.errors import ConfigError, DataError
 from aasist.train import train
@@ -56,7 +56,7 @@ def test_unknown_corpus_and_split_list_the_valid_ones():
 def test_generated_corpus_reads_and_verifies_in_its_layout(corpora, name):
     dest, roots = corpora
     corpus = get_corpus(name)
-    sizes = LAYOUT_SIZES[name]
+    sizes = DEFAULT_SIZES[name]
     # the corpus folder and the download destination holding it both work as --root
     assert resolve_root(corpus, dest) == roots[name] == resolve_root(corpus, roots[name])
     counts = verify_corpus(corpus, dest / corpus.root)

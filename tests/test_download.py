@@ -27,7 +27,7 @@ import soundfile as sf
 
 import aasist.download as dl
 from aasist.data.corpora import Archive, get_corpus
-from aasist.data.mini import make_mini_corpus
+from aasist.data.mini_corpora import make_mini_corpus
 from aasist.download import (COMPLETE_MARKER, PRETRAINED_SHA256, download_file,
                              download_pretrained, prepare_corpus, prepare_la, safe_extract_zip,
                              verify_corpus, verify_la)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from aasist.data.corpora import get_corpus
-from aasist.data.mini import make_mini_corpus
+from aasist.data.mini_corpora import make_mini_corpus
 from aasist.data.protocols import CmRecord
 from aasist.errors import DataError
 from aasist.evaluate import join_scores

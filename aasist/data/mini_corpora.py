@@ -1,43 +1,48 @@
-"""The mini corpus in the layout of every registered corpus (demos and tests).
+"""The synthetic mini corpus in the layout of every registered corpus (demos and tests).
 
-:func:`make_mini_corpus` writes a few utterances of the mini corpus's voice and vocoders
-(:func:`.corpus.synthesize_utterance`) into the exact folders, file names and protocol
-formats of ASVspoof 2021 LA/DF (keys and, for LA, the organisers' ASV trials and scores),
-In-the-Wild or ASVspoof 5, so that every reader, dataset, download check and evaluation
-path runs offline. ``la2019`` is :func:`.corpus.make_mini`.
+:func:`make_mini_corpus` writes a few utterances of the mini corpus's synthetic voice and
+vocoders (:func:`aasist.data.mini.synthesize_utterance`) into the exact folders, file
+names and protocol formats of ASVspoof 2021 LA/DF (keys and, for LA, the organisers' ASV
+trials and scores), In-the-Wild or ASVspoof 5, so that every reader, dataset, download
+check and evaluation path runs offline. ``la2019`` is :func:`aasist.data.mini.make_mini`.
 
 The conditions of each corpus (codecs, vocoder types, subsets, attack labels) are assigned
 in turn, so each one occurs; they are labels only: the audio is not coded or transmitted.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
 import numpy as np
+import soundfile as sf
 
-from ..corpora import DF2021_CODECS, DF2021_VOCODERS, LA2021_CODECS, get_corpus
-from .corpus import SPLIT_ATTACKS, make_mini, synthesize_utterance, write_audio, write_lines
+from ..fileio import atomic_write
+from .corpora import DF2021_CODECS, DF2021_VOCODERS, LA2021_CODECS, get_corpus
+from .mini import make_mini, synthesize_utterance
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: (bona fide, spoof) utterances per split of each corpus.
-LAYOUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+#: (bona fide, spoof) utterances per split.
+DEFAULT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "la2019": {"train": (4, 8), "dev": (4, 8), "eval": (4, 10)},
     "la2021": {"eval": (6, 12)},
     "df2021": {"eval": (6, 12)},
     "itw": {"eval": (5, 7)},
     "asvspoof5": {"train": (4, 8), "dev": (3, 6), "eval": (5, 10)},
 }
+_ATTACKS = {"train": [f"A{i:02d}" for i in range(1, 7)], "dev": [f"A{i:02d}" for i in range(1, 7)],
+            "eval": [f"A{i:02d}" for i in range(7, 20)]}
 _SUBSETS = ("eval", "progress", "hidden")
+_SR = 16000
 
 
-def _utterances(seed: int, split: str, n_bona: int, n_spoof: int
-                ) -> list[tuple[int, int, Optional[str]]]:
+def _plan(seed: int, split: str, n_bona: int, n_spoof: int) -> list[tuple[int, int, Optional[str]]]:
     """(index, speaker, attack or None) per utterance: bona fide first, attacks in turn."""
     rng = np.random.default_rng([seed, len(split), n_bona, n_spoof])
-    attacks = SPLIT_ATTACKS[split]
+    attacks = _ATTACKS[split]
     labels = [None] * n_bona + [attacks[i % len(attacks)] for i in range(n_spoof)]
     return [(i, int(rng.integers(1, 20)), a) for i, a in enumerate(labels)]
 
@@ -46,7 +51,16 @@ def _audio(path: Path, seed: int, split: str, utt: tuple, fmt: str = "FLAC") -> 
     if path.is_file():  # written whole by an earlier call (files are renamed into place)
         return
     index, speaker, attack = utt
-    write_audio(path, synthesize_utterance(seed, split, index, speaker, attack), fmt)
+    buf = io.BytesIO()
+    sf.write(buf, synthesize_utterance(seed, split, index, speaker, attack), _SR, format=fmt,
+             subtype="PCM_16")
+    with atomic_write(path, "wb", durable=False) as fh:
+        fh.write(buf.getvalue())
+
+
+def _lines(path: Path, lines: list[str]) -> None:
+    with atomic_write(path) as fh:
+        fh.write("".join(line + "\n" for line in lines))
 
 
 def _nth(values, i: int) -> str:
@@ -57,7 +71,7 @@ def _nth(values, i: int) -> str:
 
 
 def _make_2021(track: str, root: Path, seed: int, n_bona: int, n_spoof: int) -> None:
-    plan = _utterances(seed, "eval", n_bona, n_spoof)
+    plan = _plan(seed, "eval", n_bona, n_spoof)
     codecs = LA2021_CODECS if track == "LA" else DF2021_CODECS
     cm, asv, asv_scores = [], [], []
     rng = np.random.default_rng(seed)
@@ -80,19 +94,19 @@ def _make_2021(track: str, root: Path, seed: int, n_bona: int, n_spoof: int) -> 
                       f"notrim {subset} {vocoder} - - - -")
         _audio(root / f"ASVspoof2021_{track}_eval" / "flac" / f"{utt_id}.flac", seed, "eval", utt)
     keys = root / "keys" / track
-    write_lines(keys / "CM" / "trial_metadata.txt", cm)
+    _lines(keys / "CM" / "trial_metadata.txt", cm)
     if track == "LA":
-        write_lines(keys / "ASV" / "trial_metadata.txt", asv)
-        write_lines(keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", asv_scores)
+        _lines(keys / "ASV" / "trial_metadata.txt", asv)
+        _lines(keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", asv_scores)
 
 
 def _make_itw(root: Path, seed: int, n_bona: int, n_spoof: int) -> None:
     rows = ["file,speaker,label"]
-    for utt in _utterances(seed, "eval", n_bona, n_spoof):
+    for utt in _plan(seed, "eval", n_bona, n_spoof):
         index, speaker, attack = utt
         rows.append(f"{index}.wav,Speaker {speaker},{'spoof' if attack else 'bona-fide'}")
         _audio(root / f"{index}.wav", seed, "eval", utt, fmt="WAV")
-    write_lines(root / "meta.csv", rows)
+    _lines(root / "meta.csv", rows)
 
 
 def _make_asvspoof5(root: Path, seed: int, sizes: Mapping[str, tuple[int, int]]) -> None:
@@ -101,7 +115,7 @@ def _make_asvspoof5(root: Path, seed: int, sizes: Mapping[str, tuple[int, int]])
     for split, (n_bona, n_spoof) in sizes.items():
         letter = split[0].upper()
         lines = []
-        for utt in _utterances(seed, split, n_bona, n_spoof):
+        for utt in _plan(seed, split, n_bona, n_spoof):
             index, speaker, attack = utt
             name = f"{letter}_{index:010d}"
             # ASVspoof 5 codes only its eval set; train and dev are uncoded
@@ -112,7 +126,7 @@ def _make_asvspoof5(root: Path, seed: int, sizes: Mapping[str, tuple[int, int]])
                          f"{'AC1' if attack else '-'} {attack or 'bonafide'} "
                          f"{'spoof' if attack else 'bonafide'} -")
             _audio(root / corpus.audio[split][0] / f"{name}.flac", seed, split, utt)
-        write_lines(root / corpus.protocols[split][0], lines)
+        _lines(root / corpus.protocols[split][0], lines)
 
 
 def make_mini_corpus(name: str, dest: PathLike, seed: int = 0,
@@ -120,10 +134,10 @@ def make_mini_corpus(name: str, dest: PathLike, seed: int = 0,
     """Write the mini corpus in ``name``'s layout under ``dest``; return its root folder.
 
     ``sizes`` maps each split of the corpus to ``(n_bonafide, n_spoof)`` (default
-    :data:`LAYOUT_SIZES`). Audio already written by an earlier call is kept.
+    :data:`DEFAULT_SIZES`). Audio already written by an earlier call is kept.
     """
     corpus = get_corpus(name)
-    sizes = dict(sizes or LAYOUT_SIZES[corpus.name])
+    sizes = dict(sizes or DEFAULT_SIZES[corpus.name])
     for split in sizes:
         corpus.check_split(split)
     dest = Path(dest)
@@ -139,4 +153,4 @@ def make_mini_corpus(name: str, dest: PathLike, seed: int = 0,
     return root
 
 
-__all__ = ["LAYOUT_SIZES", "make_mini_corpus"]
+__all__ = ["DEFAULT_SIZES", "make_mini_corpus"]
