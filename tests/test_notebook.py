@@ -30,7 +30,7 @@ def test_notebook_runs_headless_on_the_mini_corpus(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # Like papermill: a cell after the tagged parameters cell overrides them. Four epochs keep
-    # CI short; the full 18-epoch demo is what the README's main command runs.
+    # CI short; the full 12-epoch demo is what the README's main command runs.
     first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     nb.cells.insert(first + 1, nbformat.v4.new_code_cell('OVERRIDES = ["num_epochs=4"]'))
     client = nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
