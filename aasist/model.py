@@ -31,18 +31,11 @@ import torch.nn.functional as F
 from . import pretrained, runtime
 from .config import load_config
 from .errors import ConfigError, DataError
+from .melscale import hz_to_mel, mel_to_hz
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 N_POOLING_STAGES = 7  # one 3x max-pool after the sinc layer and one per residual block
-
-
-def _to_mel(hz):
-    return 2595 * np.log10(1 + hz / 700)
-
-
-def _to_hz(mel):
-    return 700 * (10 ** (mel / 2595) - 1)
 
 
 def sinc_filterbank(n_filters: int, kernel_size: int, sample_rate: int = 16000) -> torch.Tensor:
@@ -53,8 +46,8 @@ def sinc_filterbank(n_filters: int, kernel_size: int, sample_rate: int = 16000) 
     gains, float32 window product) so that official weights see bit-comparable filters.
     """
     freqs = (sample_rate // 2) * np.linspace(0, 1, 512 // 2 + 1)
-    mels = _to_mel(freqs)
-    edges = _to_hz(np.linspace(mels.min(), mels.max(), n_filters + 1))
+    mels = hz_to_mel(freqs)
+    edges = mel_to_hz(np.linspace(mels.min(), mels.max(), n_filters + 1))
     support = torch.arange(-(kernel_size - 1) / 2, (kernel_size - 1) / 2 + 1)  # float32
     window = torch.from_numpy(np.hamming(kernel_size)).float()
     bank = torch.zeros(n_filters, kernel_size)
