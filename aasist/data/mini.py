@@ -99,6 +99,7 @@ from scipy.signal import butter, lfilter, resample_poly, sosfilt
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
+from ..melscale import hz_to_mel, mel_filterbank
 
 __all__ = [
     "SAMPLE_RATE",
@@ -377,7 +378,7 @@ def _cepstral_envelope(mag: np.ndarray, n_ceps: int) -> np.ndarray:
     n_fft = 2 * (n_bins - 1)
     logmag = np.log(mag + 1e-7)
     hz = np.linspace(0.0, _SR / 2, n_bins)
-    mel_axis = 2595.0 * np.log10(1.0 + hz / 700.0)
+    mel_axis = hz_to_mel(hz)
     grid = np.linspace(0.0, mel_axis[-1], n_bins)
     warped = _interp_columns(logmag, np.interp(grid, mel_axis, np.arange(n_bins)))
     ceps = np.fft.irfft(warped, n=n_fft, axis=1)
@@ -630,12 +631,7 @@ def _atk_lpc_residual_coding(x, info, rng, order=16, bits=2):
     lagged = sliding_window_view(np.pad(emph, (order, 0)), order + 1)[:, ::-1]
     residual = np.sum(lagged * a[np.arange(n) // _BLOCK], axis=1)
     scale = np.repeat(gains, _BLOCK)[:n] * 8.0
-    v = np.clip(residual / scale, -1.0, 1.0)
-    mu = 255.0
-    c = np.sign(v) * np.log1p(mu * np.abs(v)) / np.log1p(mu)
-    levels = 2 ** (bits - 1)
-    c = np.round(c * levels) / levels
-    coded = np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu * scale
+    coded = _mu_law_round_trip(np.clip(residual / scale, -1.0, 1.0), bits) * scale
     y = _tv_allpole(coded, a)
     return lfilter([1.0], [1.0, -0.97], y)
 
@@ -697,26 +693,18 @@ def _atk_codec(x, info, rng, n_fft=512, step_db=9.0):
     return _istft(spec / (mag + 1e-12) * qmag, n_fft, hop, n, win="sqrthann")
 
 
-def _atk_mulaw(x, info, rng, bits=5):
-    peak = np.max(np.abs(x)) + 1e-12
-    v = x / peak
+def _mu_law_round_trip(v: np.ndarray, bits: int) -> np.ndarray:
+    """mu-law (mu = 255) encode to ``bits`` bits and decode: values in [-1, 1] -> [-1, 1]."""
     mu = 255.0
     c = np.sign(v) * np.log1p(mu * np.abs(v)) / np.log1p(mu)
     levels = 2 ** (bits - 1)
     c = np.round(c * levels) / levels
-    return np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu * peak
+    return np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu
 
 
-def _mel_matrix(n_mels: int, n_fft: int) -> np.ndarray:
-    n_bins = n_fft // 2 + 1
-    hz = np.linspace(0.0, _SR / 2, n_bins)
-    mel = 2595.0 * np.log10(1.0 + hz / 700.0)
-    pts = np.linspace(0.0, mel[-1], n_mels + 2)
-    fb = np.zeros((n_mels, n_bins))
-    for m in range(n_mels):
-        lo, mid, hi = pts[m], pts[m + 1], pts[m + 2]
-        fb[m] = np.clip(np.minimum((mel - lo) / (mid - lo), (hi - mel) / (hi - mid)), 0.0, None)
-    return fb
+def _atk_mulaw(x, info, rng, bits=5):
+    peak = np.max(np.abs(x)) + 1e-12
+    return _mu_law_round_trip(x / peak, bits) * peak
 
 
 _MEL_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -725,7 +713,7 @@ _MEL_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 def _atk_mel_gl(x, info, rng, n_fft=1024, hop=256, n_mels=80, n_iter=4, power=1.3):
     key = (n_mels, n_fft)
     if key not in _MEL_CACHE:
-        fb = _mel_matrix(n_mels, n_fft)
+        fb = mel_filterbank(n_mels, n_fft, _SR)
         _MEL_CACHE[key] = (fb, np.linalg.pinv(fb))
     fb, inv = _MEL_CACHE[key]
     mag = np.abs(_stft(x, n_fft, hop))
@@ -791,7 +779,7 @@ def _atk_channel_vocoder(x, info, rng, n_bands=16):
     mag = np.abs(_stft(x, n_fft, hop))
     n_bins = mag.shape[1]
     hz = np.linspace(0.0, _SR / 2, n_bins)
-    mel = 2595.0 * np.log10(1.0 + hz / 700.0)
+    mel = hz_to_mel(hz)
     band = np.minimum((mel / mel[-1] * n_bands).astype(np.int64), n_bands - 1)
     onehot = np.zeros((n_bins, n_bands))
     onehot[np.arange(n_bins), band] = 1.0
