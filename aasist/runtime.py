@@ -22,7 +22,6 @@ import ctypes
 import ctypes.util
 import os
 import sys
-import time
 
 import torch
 
@@ -146,38 +145,26 @@ _selu_choice: str | None = None  # set by the first selu_kernel() call, or by us
 def selu_kernel() -> str:
     """"torch" (F.selu) or "exp" (SELU written with exp, see `model.selu_`), fixed per process.
 
-    F.selu is computed with expm1, which some PyTorch builds run far slower than exp (the
-    torch 2.14.1 wheel with AVX-512: about 8x; torch 2.6, 2.11 and 2.13 are fine, and there
-    F.selu beats the 5-pass exp form). So the first call times both forms once on 256 Ki
-    elements (about 2 ms) and takes "exp" only if F.selu is more than 1.5x slower: on the
-    builds measured the ratio is above 2.2 or below 0.8, far from the threshold, so the
-    choice does not flip between runs on one machine. The two differ by float rounding
-    only; a training run records its choice and `--resume` restores it.
-    ``AASIST_SELU=torch|exp`` forces one.
+    F.selu is computed with expm1, which the torch 2.14 wheels run about 8x slower than exp
+    where ATen uses AVX-512; torch 2.6, 2.11 and 2.13 do not, and there F.selu beats the
+    5-pass exp form (measured with `scripts/benchmark.py`, README "Speed"). The choice is a
+    fixed rule of the CPU and the torch version, not a timing, so that two runs on one
+    machine compute the same numbers even under load: "exp" with AVX-512 and torch >= 2.14,
+    "torch" elsewhere. The two differ by float rounding only; a training run records its
+    choice and `--resume` restores it. ``AASIST_SELU=torch|exp`` forces one.
     """
     global _selu_choice
     if _selu_choice is None:
         forced = os.environ.get("AASIST_SELU", "auto").strip().lower()
-        _selu_choice = forced if forced in SELU_KERNELS else _time_selu_kernels()
+        _selu_choice = forced if forced in SELU_KERNELS else _selu_rule()
     return _selu_choice
 
 
-def _time_selu_kernels() -> str:
-    """The faster SELU form on this CPU and torch build (best of 5 per form, see selu_kernel)."""
-    from .model import selu_from_exp  # here, not at import: model imports this module
-
-    x = torch.linspace(-4.0, 4.0, 1 << 18)
-
-    def best(fn) -> float:
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            fn(x)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    with torch.inference_mode():
-        return "exp" if best(torch.nn.functional.selu) > 1.5 * best(selu_from_exp) else "torch"
+def _selu_rule() -> str:
+    """The default SELU kernel for this CPU and torch build (see `selu_kernel`)."""
+    version = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    avx512 = "AVX512" in torch.backends.cpu.get_cpu_capability()
+    return "exp" if avx512 and version >= (2, 14) else "torch"
 
 
 def use_selu_kernel(name: str) -> None:

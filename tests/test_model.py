@@ -151,10 +151,17 @@ def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
     assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
 
 
-def test_selu_kernel_timing_returns_a_kernel():
+def test_selu_rule_is_a_function_of_cpu_and_torch_version(monkeypatch):
     from aasist import runtime
 
-    assert runtime._time_selu_kernels() in runtime.SELU_KERNELS
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(torch, "__version__", "2.14.1+cu130")
+    assert runtime._selu_rule() == "exp"
+    monkeypatch.setattr(torch, "__version__", "2.11.0")
+    assert runtime._selu_rule() == "torch"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(torch, "__version__", "2.14.1")
+    assert runtime._selu_rule() == "torch"
 
 
 def test_selu_kernel_is_fixed_per_process(monkeypatch):
@@ -167,8 +174,8 @@ def test_selu_kernel_is_fixed_per_process(monkeypatch):
     assert runtime.selu_kernel() == "exp"  # chosen once; a later environment change is ignored
     monkeypatch.setattr(runtime, "_selu_choice", None)
     monkeypatch.delenv("AASIST_SELU")
-    monkeypatch.setattr(runtime, "_time_selu_kernels", lambda: "exp")
-    assert runtime.selu_kernel() == "exp"  # unforced: the timed choice
+    monkeypatch.setattr(runtime, "_selu_rule", lambda: "exp")
+    assert runtime.selu_kernel() == "exp"  # unforced: the rule
     runtime.use_selu_kernel("torch")
     assert runtime.selu_kernel() == "torch"
     with pytest.raises(aasist.ConfigError, match="valid: torch, exp"):
