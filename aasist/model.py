@@ -117,18 +117,13 @@ def selu_(x: torch.Tensor) -> torch.Tensor:
     return _SeluFromExp.apply(x)
 
 
-def selu_from_exp(x: torch.Tensor) -> torch.Tensor:
-    """SELU as scale * (max(x, 0) + alpha * (exp(min(x, 0)) - 1)), into a new tensor."""
-    neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
-    return torch.clamp(x, min=0).mul_(_SELU_SCALE).add_(neg)
-
-
 class _SeluFromExp(torch.autograd.Function):
     """SELU as scale * (max(x, 0) + alpha * (exp(min(x, 0)) - 1)); backward from the output."""
 
     @staticmethod
     def forward(ctx, x):
-        y = selu_from_exp(x)
+        neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
+        y = torch.clamp(x, min=0).mul_(_SELU_SCALE).add_(neg)
         ctx.save_for_backward(y)
         return y
 

@@ -162,9 +162,9 @@ def selu_kernel() -> str:
 
 def _selu_rule() -> str:
     """The default SELU kernel for this CPU and torch build (see `selu_kernel`)."""
-    version = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    new_torch = torch.torch_version.TorchVersion(torch.__version__) >= (2, 14)
     avx512 = "AVX512" in torch.backends.cpu.get_cpu_capability()
-    return "exp" if avx512 and version >= (2, 14) else "torch"
+    return "exp" if avx512 and new_torch else "torch"
 
 
 def use_selu_kernel(name: str) -> None:
