@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aasist.data import mini
+from aasist.data.mini import corpus as mini_corpus
 from aasist.errors import DataError
 from aasist.data.mini import (DEFAULT_SIZES, EVAL_ATTACKS, MARKER_NAME, TRAIN_ATTACKS,
                               ensure_mini, make_mini, synthesize_utterance)
@@ -265,7 +265,7 @@ def test_ensure_mini_regenerates_on_other_seed_or_sizes(corpus, tmp_path):
 
 def test_interrupted_run_is_redone(corpus, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = mini.synthesize_utterance
+    real = mini_corpus.synthesize_utterance
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -273,13 +273,13 @@ def test_interrupted_run_is_redone(corpus, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mini, "synthesize_utterance", flaky)
+    monkeypatch.setattr(mini_corpus, "synthesize_utterance", flaky)
     with pytest.raises(KeyboardInterrupt):
         make_mini(tmp_path, seed=0, sizes=SIZES, progress=False)
     root = tmp_path / "LA"
     assert not (root / MARKER_NAME).exists()
-    assert not list(root.rglob("*.part"))
-    monkeypatch.setattr(mini, "synthesize_utterance", real)
+    assert not [p for p in root.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    monkeypatch.setattr(mini_corpus, "synthesize_utterance", real)
     assert ensure_mini(tmp_path, seed=0, sizes=SIZES, progress=False) == root
     assert _all_files(root) == _all_files(corpus)
 
