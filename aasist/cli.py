@@ -57,6 +57,16 @@ def _add_weights_arg(parser: argparse.ArgumentParser) -> None:
                              "official:AASIST-L (default: the bundled official:AASIST-L)")
 
 
+def _add_scorer_args(parser: argparse.ArgumentParser, threshold_help: str = "") -> None:
+    """The model and decision options that predict, stream and serve share."""
+    _add_config_args(parser, required=False)
+    _add_weights_arg(parser)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="label bona fide when score >= T (default: p_bonafide >= 0.5)"
+                             + threshold_help)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+
+
 def _cmd_train(args) -> int:
     from .config import load_config
     from .train import train
@@ -220,18 +230,13 @@ def _add_metrics_parser(sub) -> None:
 
 def _add_predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="score audio files or folders")
-    _add_config_args(p, required=False)
-    _add_weights_arg(p)
+    _add_scorer_args(p, "; e.g. eer_threshold from `evaluate --split dev`")
     p.add_argument("--format", choices=["json", "csv"], default="json", help="json = JSON Lines")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="label bona fide when score >= T (default: the model's own decision, "
-                        "p_bonafide >= 0.5); e.g. eer_threshold from `evaluate --split dev`")
     p.add_argument("--timeline", action="store_true", help="also output per-window scores")
     p.add_argument("--hop", type=float, default=None,
                    help="window hop in seconds for long audio (default: half a window)")
     p.add_argument("--aggregate", choices=["min", "mean"], default="min",
                    help="file score from its windows: least bona fide window (default) or mean")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--workers", type=int, default=None,
                    help="processes that decode files ahead of the model (default: 0 on CPU, "
                         "up to 4 on CUDA)")
@@ -242,8 +247,7 @@ def _add_predict_parser(sub) -> None:
 
 def _add_stream_parser(sub) -> None:
     p = sub.add_parser("stream", help="score live PCM audio (stdin, a file, the microphone)")
-    _add_config_args(p, required=False)
-    _add_weights_arg(p)
+    _add_scorer_args(p)
     p.add_argument("--input", default="-",
                    help="- (stdin, the default) or a file replayed in real time: an audio file "
                         "(.wav, .flac, ...) or raw PCM in --format")
@@ -254,25 +258,18 @@ def _add_stream_parser(sub) -> None:
     p.add_argument("--rate", type=int, default=16000, help="input sample rate in Hz")
     p.add_argument("--channels", type=int, default=1, help="interleaved input channels")
     p.add_argument("--hop", type=float, default=0.5, help="seconds between scores (default 0.5)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.set_defaults(func=_cmd_stream)
 
 
 def _add_serve_parser(sub) -> None:
     p = sub.add_parser("serve", help="a local web page (and JSON API) that scores audio")
-    _add_config_args(p, required=False)
-    _add_weights_arg(p)
+    _add_scorer_args(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
     p.add_argument("--max-upload-mb", type=float, default=100,
                    help="largest accepted upload in MB (default 100)")
     p.add_argument("--hop", type=float, default=0.5, help="seconds between live scores")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="label bona fide when score >= T (default: p_bonafide >= 0.5)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.set_defaults(func=_cmd_serve)
 
 

@@ -461,8 +461,6 @@ def _epoch_worker(spec: dict) -> None:
 
 def _our_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT))
-    import torch
-
     import aasist
     from aasist import train as T
     from aasist.evaluate import eval_loader, load_split, score_loader
@@ -489,8 +487,6 @@ def _our_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
 def _official_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
     """clovaai/aasist main.py's own loaders, model, optimiser and train_epoch, as shipped."""
     import types
-
-    import torch
 
     sys.path.insert(0, spec["official_dir"])
     # main.py imports these at the top but the epoch loop never uses them; stand-ins let it
@@ -611,7 +607,6 @@ def bench_augment(args) -> list[dict]:
 
     import numpy as np
     import soundfile as sf
-    import torch
     from aasist.augment import TRANSFORMS, Augmenter, validate_augment
     from aasist.augment.codecs import LOSSY_CODECS
 
@@ -627,13 +622,7 @@ def bench_augment(args) -> list[dict]:
         rows.append(dict(section="augment", transform=label, where="cpu, per clip", clips_per_s=per_clip))
         if aug.clip_stage:
             continue   # CPU-only transforms (libsndfile) run per clip in the data loader
-        for device in args.devices:
-            x = torch.from_numpy(clips).to(device)
-            gen = torch.Generator(device=device).manual_seed(0)
-            sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-            rate = _time_clips(lambda: aug.batch(x, gen), batch, args.rounds, sync)
-            rows.append(dict(section="augment", transform=label, where=f"{device}, batch of {batch}",
-                             clips_per_s=rate))
+        rows += _bench_batch_stage(args, aug, clips, batch, label)
     rows += _bench_recipe(args, clips, batch)
     if args.rawboost_dir:
         rows.append(_bench_authors_rawboost(args, clips[:args.augment_clips]))
@@ -654,7 +643,6 @@ def _bench_recipe(args, clips, batch: int) -> list[dict]:
     """The augment list of config/AASIST-L_robust.conf with its probabilities: its per-clip
     stage (one data-loader process) and its batch stage, as training runs them."""
     import numpy as np
-    import torch
     import aasist
     from aasist.augment import Augmenter
 
@@ -665,12 +653,19 @@ def _bench_recipe(args, clips, batch: int) -> list[dict]:
     label = "recipe AASIST-L_robust"
     rows = [dict(section="augment", transform=f"{label}: per-clip stage", where="cpu, per clip",
                  clips_per_s=_time_clips(lambda: [aug.clip(c, rng) for c in stack], n, args.rounds))]
+    return rows + _bench_batch_stage(args, aug, clips, batch, f"{label}: batch stage")
+
+
+def _bench_batch_stage(args, aug, clips, batch: int, label: str) -> list[dict]:
+    """Clips/s of ``aug``'s batch stage on a (batch, samples) tensor, on each device."""
+    import torch
+
+    rows = []
     for device in args.devices:
         x = torch.from_numpy(clips).to(device)
         gen = torch.Generator(device=device).manual_seed(0)
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        rows.append(dict(section="augment", transform=f"{label}: batch stage",
-                         where=f"{device}, batch of {batch}",
+        rows.append(dict(section="augment", transform=label, where=f"{device}, batch of {batch}",
                          clips_per_s=_time_clips(lambda: aug.batch(x, gen), batch, args.rounds, sync)))
     return rows
 

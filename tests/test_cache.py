@@ -161,7 +161,7 @@ def test_pickles_without_samples(tmp_path):
 def test_dataset_refuses_cache_missing_utterances(tmp_path):
     recs, flac_dir, _, _ = make_corpus(tmp_path, [300, 300, 300])
     c = build(recs[:2], flac_dir, tmp_path / "c" / "train")
-    with pytest.raises(DataError, match=rf"1 of 3 utterances are not in the decoded cache"):
+    with pytest.raises(DataError, match=r"1 of 3 utterances are not in the decoded cache"):
         TrainDataset(recs, c, 200)
 
 

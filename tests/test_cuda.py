@@ -24,11 +24,15 @@ def _official(name: str) -> aasist.Model:
     return model.to(CUDA).eval()
 
 
+def _parity_case(name: str):
+    """The official model on the GPU, the parity reference and its input on the GPU."""
+    ref = np.load(PARITY)
+    return _official(name), ref, torch.from_numpy(ref["input"]).to(CUDA)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_cuda_fp32_matches_official_outputs(name):
-    ref = np.load(PARITY)
-    model = _official(name)
-    x = torch.from_numpy(ref["input"]).to(CUDA)
+    model, ref, x = _parity_case(name)
     # TF32 convolutions (PyTorch's default on Ampere and later) round to 10-bit mantissas;
     # strict fp32 is what the 1e-4 parity bound is about.
     with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
@@ -38,9 +42,7 @@ def test_cuda_fp32_matches_official_outputs(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_cuda_amp_inference_keeps_the_decisions(name):
-    ref = np.load(PARITY)
-    model = _official(name)
-    x = torch.from_numpy(ref["input"]).to(CUDA)
+    model, ref, x = _parity_case(name)
     with torch.inference_mode(), autocast(CUDA, True):
         logits = model(x).float().cpu().numpy()
     expected = ref[f"{name}/logits"]

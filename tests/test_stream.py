@@ -14,7 +14,7 @@ import torch
 from aasist.data.audio import repeat_pad, resample_to_16k
 from aasist.errors import ConfigError, DataError
 from aasist.predict import Detector
-from aasist.stream import (Feed, PcmDecoder, StreamResampler, StreamScorer, file_source,
+from aasist.stream import (Feed, PcmDecoder, StreamResampler, StreamScorer,
                            microphone, paced, pcm_feed)
 
 from conftest import PARITY, run_cli

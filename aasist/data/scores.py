@@ -129,10 +129,7 @@ def read_cm_scores(path: PathLike) -> CMScores:
     fide trial with an attack id as source.
     """
     path = os.fspath(path)
-    utt_ids: list[str] = []
-    sources: list[str] = []
-    keys: list[str] = []
-    scores: list[float] = []
+    rows: list[tuple[str, str, str, float]] = []
     seen: dict[str, int] = {}
     for number, line in data_lines(path, "CM score file", _RESCORE):
         utt, source, key, token = _score_fields(path, number, line, "CM")
@@ -140,12 +137,10 @@ def read_cm_scores(path: PathLike) -> CMScores:
             raise line_error(path, number, f"bona fide trial has attack id {source!r}",
                              "bona fide trials take source '-' (or 'bonafide')")
         check_unique(path, number, utt, seen)
-        scores.append(parse_score(path, number, token))
-        utt_ids.append(utt)
-        sources.append(source)
-        keys.append(key)
-    if not scores:
+        rows.append((utt, source, key, parse_score(path, number, token)))
+    if not rows:
         raise _no_scores(path)
+    utt_ids, sources, keys, scores = (list(column) for column in zip(*rows))
     return CMScores(path, utt_ids, sources, keys, np.asarray(scores, dtype=np.float64))
 
 
@@ -156,16 +151,13 @@ def read_asv_scores(path: PathLike) -> ASVScores:
     count, a non-numeric or non-finite score, or an unknown key.
     """
     path = os.fspath(path)
-    sources: list[str] = []
-    keys: list[str] = []
-    scores: list[float] = []
+    rows: list[tuple[str, str, float]] = []
     for number, line in data_lines(path, "ASV score file", "use the organisers' ASV score file"):
         source, key, token = _score_fields(path, number, line, "ASV")
-        scores.append(parse_score(path, number, token))
-        sources.append(source)
-        keys.append(key)
-    if not scores:
+        rows.append((source, key, parse_score(path, number, token)))
+    if not rows:
         raise _no_scores(path)
+    sources, keys, scores = (list(column) for column in zip(*rows))
     return ASVScores(path, sources, keys, np.asarray(scores, dtype=np.float64))
 
 
