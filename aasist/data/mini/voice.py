@@ -101,19 +101,8 @@ def _plan(rng: np.random.Generator, n_frames: int, spk: dict) -> dict:
             noise_events.append((t, end, f[0] * rng.uniform(0.9, 1.1) * min(fs, 1.1),
                                  f[1], f[2] * rng.uniform(0.6, 1.4) * phrase_gain, "fric"))
         elif kind == "plosive":
-            closure = int(rng.uniform(6, 14) * scale)
-            burst = int(rng.uniform(2, 5))
-            end = min(t + closure + burst, n_frames - trail)
-            formants[t:end] = current
-            centre = rng.choice([1500.0, 2500.0, 4000.0])
-            noise_events.append((min(t + closure, end - 1), end, centre * min(fs, 1.1), 3000.0,
-                                 rng.uniform(0.3, 0.7) * phrase_gain, "burst"))
-            if rng.random() < 0.5:  # aspiration after the burst
-                asp_end = min(end + int(rng.uniform(4, 10)), n_frames - trail)
-                formants[end:asp_end] = current
-                noise_events.append((end, asp_end, 1800.0 * fs, 2500.0,
-                                     rng.uniform(0.05, 0.12) * phrase_gain, "fric"))
-                end = asp_end
+            end = _plosive(rng, t, n_frames - trail, scale, current, fs, phrase_gain,
+                           formants, noise_events)
         else:
             length = int(rng.uniform(20, 60))
             end = min(t + length, n_frames - trail)
@@ -121,7 +110,34 @@ def _plan(rng: np.random.Generator, n_frames: int, spk: dict) -> dict:
             phrase_gain = rng.uniform(0.75, 1.0)
         t = max(end, t + 1)
     formants[t:] = current
+    return _smoothed_tracks(formants, voice, noise_events, spk)
 
+
+def _plosive(rng: np.random.Generator, t: int, limit: int, scale: float, current: np.ndarray,
+             fs: float, phrase_gain: float, formants: np.ndarray, noise_events: list) -> int:
+    """Closure, burst and maybe aspiration from frame ``t``: fills ``formants`` and
+    ``noise_events`` in place and returns the frame after the plosive."""
+    closure = int(rng.uniform(6, 14) * scale)
+    burst = int(rng.uniform(2, 5))
+    end = min(t + closure + burst, limit)
+    formants[t:end] = current
+    centre = rng.choice([1500.0, 2500.0, 4000.0])
+    noise_events.append((min(t + closure, end - 1), end, centre * min(fs, 1.1), 3000.0,
+                         rng.uniform(0.3, 0.7) * phrase_gain, "burst"))
+    if rng.random() < 0.5:  # aspiration after the burst
+        asp_end = min(end + int(rng.uniform(4, 10)), limit)
+        formants[end:asp_end] = current
+        noise_events.append((end, asp_end, 1800.0 * fs, 2500.0,
+                             rng.uniform(0.05, 0.12) * phrase_gain, "fric"))
+        end = asp_end
+    return end
+
+
+def _smoothed_tracks(formants: np.ndarray, voice: np.ndarray, noise_events: list,
+                     spk: dict) -> dict:
+    """Smoothed (frames, 6) formant and bandwidth tracks with the fixed F4-F6 added."""
+    n_frames = len(formants)
+    fs = spk["formant_scale"]
     formants = moving_average(formants, 7)
     high = np.array([3500.0, 4500.0, 5800.0]) * fs * spk["f456"]
     all_f = np.concatenate([formants, np.broadcast_to(high, (n_frames, 3))], axis=1)
