@@ -38,8 +38,6 @@ OPTIM_SCHEMA: dict[str, tuple[type, Any, str]] = {
     "betas": (list, [0.9, 0.999], "Adam betas"),
     "weight_decay": (float, 0.0, "Adam (L2) weight decay"),
     "scheduler": (str, "cosine", "'cosine' (stepped per batch) or 'none'"),
-    "warmup_epochs": (float, 0.0, "linear learning-rate warm-up over this many epochs before "
-                      "the schedule (0 = none, as officially)"),
 }
 
 SCHEMA: dict[str, tuple[type, Any, str]] = {
@@ -165,10 +163,6 @@ def validate_config(config: Mapping[str, Any]) -> dict:
     if config["corpus"] not in CORPORA:
         raise ConfigError(f"config key 'corpus' must be one of {', '.join(CORPORA)}, "
                           f"got {config['corpus']!r}")
-    warmup = config["optim_config"]["warmup_epochs"]
-    if not 0 <= warmup < config["num_epochs"]:
-        raise ConfigError(f"optim_config.warmup_epochs must be at least 0 and less than num_epochs "
-                          f"({config['num_epochs']}), got {warmup}")
     if config["max_dev_items"] < 0:
         raise ConfigError(f"max_dev_items must be 0 (all) or more, got {config['max_dev_items']}")
     config["augment"] = _validate_augment(config["augment"])

@@ -66,31 +66,23 @@ def set_seed(seed: int, config: Mapping[str, Any]) -> None:
     torch.backends.cudnn.benchmark = config["cudnn_benchmark_toggle"]
 
 
-def cosine_lambda(total_steps: int, base_lr: float, lr_min: float, warmup_steps: int = 0):
-    """LR multiplier for LambdaLR: a linear ramp to 1 over ``warmup_steps`` batches, then a
-    cosine from 1 to lr_min/base_lr over the remaining steps up to ``total_steps``."""
+def cosine_lambda(total_steps: int, base_lr: float, lr_min: float):
+    """LR multiplier for LambdaLR: cosine from 1 at step 0 to lr_min/base_lr at total_steps."""
     floor = lr_min / base_lr
-    decay_steps = max(total_steps - warmup_steps, 1)
 
     def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        t = step - warmup_steps
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t / decay_steps))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
     return factor
 
 
-def build_optimizer(model: torch.nn.Module, optim: Mapping[str, Any], total_steps: int,
-                    steps_per_epoch: int = 1):
-    """Adam + per-batch cosine schedule (or a constant lr with scheduler 'none'), after a
-    linear warm-up of ``optim["warmup_epochs"]`` epochs when that is set."""
+def build_optimizer(model: torch.nn.Module, optim: Mapping[str, Any], total_steps: int):
+    """Adam + per-batch cosine schedule (or a constant lr with scheduler 'none')."""
     optimizer = torch.optim.Adam(model.parameters(), lr=optim["base_lr"], betas=tuple(optim["betas"]),
                                  weight_decay=optim["weight_decay"], amsgrad=optim["amsgrad"])
-    warmup = round(optim.get("warmup_epochs", 0.0) * steps_per_epoch)
     if optim["scheduler"] == "cosine":
-        lr_fn = cosine_lambda(max(total_steps, 1), optim["base_lr"], optim["lr_min"], warmup)
+        lr_fn = cosine_lambda(max(total_steps, 1), optim["base_lr"], optim["lr_min"])
     else:
-        lr_fn = lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0  # noqa: E731
+        lr_fn = lambda step: 1.0  # noqa: E731
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_fn)
 
 
@@ -363,7 +355,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     ddp = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else model
     optimizer, scheduler = build_optimizer(model, config["optim_config"],
-                                           config["num_epochs"] * len(train_loader), len(train_loader))
+                                           config["num_epochs"] * len(train_loader))
     use_scaler = amp and not torch.cuda.is_bf16_supported()
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
              "swa": AveragedModel(model) if config["swa"] else None,

@@ -90,8 +90,6 @@ def test_overrides_top_level_nested_and_typed():
     ("optim_config.optimizer=sgd", "'optim_config.optimizer' must be one of adam"),
     ("optim_config.scheduler=step", "must be one of cosine, none"),
     ("model_config.architecture=RawNet2", "must be one of AASIST"),
-    ("optim_config.warmup_epochs=-1", "warmup_epochs must be at least 0 and less than num_epochs"),
-    ("optim_config.warmup_epochs=100", r"less than num_epochs \(100\), got 100"),
 ])
 def test_bad_overrides(override, message):
     with pytest.raises(ConfigError, match=message):

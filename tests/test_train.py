@@ -47,21 +47,6 @@ def test_cosine_schedule_runs_from_base_to_min():
     assert optimizer.defaults["weight_decay"] == 1e-4 and optimizer.defaults["betas"] == (0.9, 0.999)
 
 
-def test_warmup_ramps_linearly_then_follows_the_cosine():
-    config = load_config(CONFIG_DIR / "AASIST-L.conf", ["optim_config.warmup_epochs=1.5"])
-    optimizer, scheduler = build_optimizer(torch.nn.Linear(2, 2), config["optim_config"],
-                                           total_steps=14, steps_per_epoch=4)  # 6 warm-up steps
-    lrs = []
-    for _ in range(14):
-        lrs.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    assert lrs[:6] == pytest.approx([1e-4 * k / 6 for k in range(1, 7)])
-    assert lrs[6] == pytest.approx(1e-4)  # the cosine starts at the peak after the ramp
-    assert all(a > b for a, b in zip(lrs[6:], lrs[7:]))
-    assert scheduler.get_last_lr()[0] == pytest.approx(5e-6)
-
-
 def test_train_writes_the_run_directory(corpus, tmp_path):
     config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "eval_all_best=true"))
     out = tmp_path / "run"
