@@ -118,14 +118,14 @@ def selu_(x: torch.Tensor) -> torch.Tensor:
 
 
 class _SeluFromExp(torch.autograd.Function):
-    """SELU as scale * (max(x, 0) + alpha * (exp(min(x, 0)) - 1)), in place on ``x`` (one
-    buffer and one pass fewer: these activations are the model's largest tensors); backward
+    """SELU as scale * max(x, 0) + scale * alpha * (exp(min(x, 0)) - 1), in place on ``x``
+    (one large buffer fewer: these activations are the model's largest tensors); backward
     from the output, so ``x`` is not kept."""
 
     @staticmethod
     def forward(ctx, x):
-        neg = torch.clamp(x, max=0).exp_().sub_(1)
-        y = x.clamp_(min=0).add_(neg, alpha=_SELU_ALPHA).mul_(_SELU_SCALE)
+        neg = torch.clamp(x, max=0).exp_().sub_(1).mul_(_SELU_ALPHA * _SELU_SCALE)
+        y = x.clamp_(min=0).mul_(_SELU_SCALE).add_(neg)
         ctx.mark_dirty(x)
         ctx.save_for_backward(y)
         return y
