@@ -167,10 +167,10 @@ class _MaxPoolTime(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         t = x.shape[-1] // 3 * 3
-        groups = x[..., :t].unflatten(-1, (-1, 3))  # (B, C, F, T // 3, 3)
-        top = groups.amax(-1)
-        hit = groups == top.unsqueeze(-1)
-        first = (~hit[..., 0]).to(torch.uint8) * (2 - hit[..., 1].to(torch.uint8))  # 0, 1 or 2
+        a, b, c = x[..., :t].unflatten(-1, (-1, 3)).unbind(-1)  # each (B, C, F, T // 3)
+        # two maxima and two comparisons of strided views: no full-size temporary
+        top = torch.maximum(torch.maximum(a, b), c)
+        first = (a != top).to(torch.uint8) * (2 - (b == top).to(torch.uint8))  # 0, 1 or 2
         ctx.save_for_backward(first)
         ctx.shape = x.shape
         return top
