@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ...errors import ConfigError, DataError
 from ...fileio import atomic_write
-from ..protocols import SPLITS, la_paths
+from ..protocols import SPLITS, LaPaths, la_paths
 from .attacks import ATTACKS
 from .dsp import SR, fit_length, rms, seeded_rng
 from .voice import bonafide, speaker_voice
@@ -133,8 +133,8 @@ def _asv_lines(seed: int, split: str, plan: list[tuple]) -> list[str]:
     return lines
 
 
-def _write_text(path: Path, lines: list[str]) -> None:
-    with atomic_write(path, "w", encoding="ascii", newline="\n", durable=False) as fh:
+def _write_text(path: Path, lines: list[str], durable: bool = False) -> None:
+    with atomic_write(path, "w", encoding="ascii", newline="\n", durable=durable) as fh:
         fh.write("".join(line + "\n" for line in lines))
 
 
@@ -182,12 +182,11 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _claim(root: Path, config: dict) -> None:
+def _claim(root: Path, paths: list[LaPaths], config: dict) -> None:
     """Mark ``root`` as a mini corpus of ``config``; refuse a corpus that is not ours.
 
     Audio of another configuration is deleted so two configurations never mix."""
     owner_file = root / _OWNER_NAME
-    paths = [la_paths(root, split) for split in SPLITS]
     ours = {p.protocol.parent for p in paths} | {p.flac_dir.parent for p in paths}
     ours |= {p.asv_scores.parent for p in paths if p.asv_scores is not None}
     if not owner_file.exists() and any(p.exists() for p in ours):
@@ -203,12 +202,13 @@ def _claim(root: Path, config: dict) -> None:
         _write_text(owner_file, [json.dumps(config, sort_keys=True)])
 
 
-def _write_audio(root: Path, seed: int, plans: dict[str, list[tuple]], progress: bool) -> None:
+def _write_audio(paths: list[LaPaths], seed: int, plans: dict[str, list[tuple]],
+                 progress: bool) -> None:
     """Write every utterance not already there, then drop files of no plan (a torn write)."""
     total = sum(len(p) for p in plans.values())
     with tqdm(total=total, desc="mini corpus", unit="utt", disable=not progress) as bar:
-        for split in SPLITS:
-            flac_dir = la_paths(root, split).flac_dir
+        for split_paths in paths:
+            split, flac_dir = split_paths.split, split_paths.flac_dir
             flac_dir.mkdir(parents=True, exist_ok=True)
             wanted = set()
             for index, (utt, speaker, attack) in enumerate(plans[split]):
@@ -241,18 +241,18 @@ def make_mini(dest: str | os.PathLike, seed: int = 0,
     sizes_n = _normalise_sizes(sizes)
     config = _config(seed, sizes_n)
     root = Path(dest) / "LA"
-    _claim(root, config)
+    paths = [la_paths(root, split) for split in SPLITS]  # resolved once, before anything exists
+    _claim(root, paths, config)
     plans = {split: _plan_split(seed, split, *sizes_n[split]) for split in SPLITS}
-    _write_audio(root, seed, plans, progress)
-    for split in SPLITS:
-        paths = la_paths(root, split)
-        _write_text(paths.protocol, [
+    _write_audio(paths, seed, plans, progress)
+    for split_paths in paths:
+        plan = plans[split_paths.split]
+        _write_text(split_paths.protocol, [
             f"LA_{speaker:04d} {utt} - {attack or '-'} {'spoof' if attack else 'bonafide'}"
-            for utt, speaker, attack in plans[split]])
-        if paths.asv_scores is not None:
-            _write_text(paths.asv_scores, _asv_lines(seed, split, plans[split]))
-    with atomic_write(root / MARKER_NAME, "w", encoding="ascii", newline="\n") as fh:
-        fh.write(json.dumps(config, sort_keys=True) + "\n")
+            for utt, speaker, attack in plan])
+        if split_paths.asv_scores is not None:
+            _write_text(split_paths.asv_scores, _asv_lines(seed, split_paths.split, plan))
+    _write_text(root / MARKER_NAME, [json.dumps(config, sort_keys=True)], durable=True)
     return root
 
 

@@ -15,8 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from ...melscale import hz_to_mel
-
-SR = 16000
+from ..audio import SAMPLE_RATE as SR
 BLOCK = 80  # samples per control frame (5 ms): formant tracks, LPC frames
 
 
