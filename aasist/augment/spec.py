@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..data.audio import SAMPLE_RATE
 from ..errors import ConfigError
 from . import codecs
 from .rawboost import PARAM_NAMES as RAWBOOST_PARAMS, RawBoostParams
-
-SAMPLE_RATE = 16000
 
 Param = tuple[type, Any, str]   # (type, default, what it does)
 
