@@ -3,7 +3,7 @@ predict, stream.
 
     python scripts/benchmark.py [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream,epoch,augment]
                                 [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
-                                [--smoke]
+                                [--epoch-variant LABEL=KEY=VALUE;...] [--smoke]
 
 model    eval forward (batch 8 x 64600 samples, inference_mode) and training step (forward,
          backward, Adam; batch 8; --model-batch), each in a fresh subprocess so no process-wide setting
@@ -19,10 +19,13 @@ predict  files/s and x real time of `python -m aasist predict`'s scorer on 4 s f
 stream   p50/p95 latency and real-time factor of `python -m aasist stream` at hops 0.25/0.5/1 s.
 epoch    one training epoch (official recipe: batch 24, 64,600-sample crops, Adam, cosine) on
          --epoch-clips clips with ASVspoof 2019 LA's duration distribution, then scoring
-         --epoch-dev-clips dev clips; ours (decoded cache, our loop) against the official
-         main.py loop on FLAC files (--official-dir), each in a fresh subprocess, with the
-         projected time of the 100-epoch recipe. Full LA scale (25,380 + 24,844 clips) is a
-         GPU job; on a CPU run it at a small scale.
+         --epoch-dev-clips dev clips; ours (decoded cache, our loop, the config's seed and
+         cuDNN flags) against the official main.py loop on FLAC files (--official-dir, its own
+         seeding and flags), each in a fresh subprocess after two warm-up steps, with the
+         projected time of an LA epoch and of the 100-epoch recipe. --epoch-variant
+         'LABEL=KEY=VALUE;...' also times ours with config overrides ('config=NAME' takes
+         another file of config/, e.g. AASIST-L_robust). Full LA scale (25,380 + 24,844
+         clips) is a GPU job; on a CPU run it at a small scale.
 augment  clips/s of each training augmentation (default parameters, 4 s clips): per clip on
          the CPU, as a batch of 24 on the CPU and on CUDA; codec bitrates on speech; with
          --rawboost-dir, the authors' per-utterance numpy RawBoost for comparison.
@@ -157,7 +160,7 @@ def _run_worker(spec: dict, tuning: bool = True) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
                           text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark worker failed ({spec['impl']} {spec['mode']}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark worker failed ({spec['impl']} {spec.get('mode', spec.get('section'))}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -413,15 +416,24 @@ def la_like_durations(n: int, seed: int = 0):
     return (seconds * 16000).astype(int)
 
 
+def _write_flac(job: tuple[str, int, int]) -> None:
+    import soundfile as sf
+
+    path, length, seed = job
+    sf.write(path, speechlike(length / 16000, seed=seed), 16000, subtype="PCM_16")
+
+
 def write_la_like(root: Path, n_train: int, n_dev: int, seed: int = 0) -> Path:
     """An ASVspoof 2019 LA-layout folder (FLAC + CM protocols + dev ASV scores) of generated
     clips with LA's duration distribution and class balance (1 in 10 bona fide)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     import numpy as np
-    import soundfile as sf
 
     from aasist.data.protocols import la_paths
 
     rng = np.random.default_rng(seed)
+    jobs = []
     for split, n, prefix in (("train", n_train, "LA_T_"), ("dev", n_dev, "LA_D_")):
         paths = la_paths(root, split)
         paths.flac_dir.mkdir(parents=True, exist_ok=True)
@@ -430,10 +442,11 @@ def write_la_like(root: Path, n_train: int, n_dev: int, seed: int = 0) -> Path:
         for k, length in enumerate(la_like_durations(n, seed + len(split))):
             utt = f"{prefix}{k:07d}"
             bona = k % 10 == 0
-            x = speechlike(length / 16000, seed=int(rng.integers(1 << 30)))
-            sf.write(str(paths.flac_dir / f"{utt}.flac"), x, 16000, subtype="PCM_16")
+            jobs.append((str(paths.flac_dir / f"{utt}.flac"), int(length), int(rng.integers(1 << 30))))
             lines.append(f"LA_0001 {utt} - {'-' if bona else 'A01'} {'bonafide' if bona else 'spoof'}")
         paths.protocol.write_text("\n".join(lines) + "\n")
+    with ProcessPoolExecutor(min(os.cpu_count() or 1, 16)) as pool:  # 25k clips: minutes on one core
+        list(pool.map(_write_flac, jobs, chunksize=64))
     # the official loader factory also reads an eval protocol (it never opens its audio here)
     eval_protocol = la_paths(root, "eval").protocol
     eval_protocol.write_text(la_paths(root, "dev").protocol.read_text())
@@ -448,45 +461,85 @@ def _epoch_worker(spec: dict) -> None:
     """One epoch + dev scoring in this process, ours or the official main.py loop."""
     import torch
 
-    torch.manual_seed(0)
-    config_path = ROOT / "config" / f"{spec['model']}.conf"
     device = torch.device(spec["device"])
     if spec["impl"] == "official":
-        train_s, score_s = _official_epoch(spec, config_path, device)
+        train_s, score_s = _official_epoch(spec, device)
     else:
-        train_s, score_s = _our_epoch(spec, config_path, device)
-    print(json.dumps({"train_s": train_s, "score_s": score_s,
-                      **_worker_facts(spec["impl"], training=True)}))
+        train_s, score_s = _our_epoch(spec, device)
+    facts = _worker_facts(spec["impl"], training=True)
+    if device.type == "cuda":
+        facts["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    print(json.dumps({"train_s": train_s, "score_s": score_s, **facts}))
 
 
-def _our_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
+def _warm_up(model, train_step, score, batch: int, device, steps: int = 2) -> None:
+    """Training steps and one scoring batch on random input before the clock starts (kernel
+    selection, cuDNN and cuBLAS handles, compilation), the same for every implementation."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    x = (0.1 * torch.randn(batch, 64600, generator=gen)).to(device)
+    model.train()
+    for _ in range(steps):
+        train_step(x, torch.randint(0, 2, (batch,), generator=gen).to(device))
+    model.eval()
+    with torch.inference_mode():
+        score(x)
+    _sync(device)
+
+
+def _our_epoch(spec: dict, device) -> tuple[float, float]:
+    """Our `train` as it runs an epoch: seeds and cuDNN flags from the config, decoded cache,
+    augmentation and AMP as configured, then `evaluate`'s scorer over the dev split."""
     sys.path.insert(0, str(ROOT))
+    import torch
+
     import aasist
     from aasist import train as T
+    from aasist.augment import train_augmentation
     from aasist.evaluate import eval_loader, load_split, score_loader
 
-    config = aasist.load_config(config_path, [f"database_path={spec['root']}", "use_cache=true",
-                                              f"batch_size={spec['batch']}",
-                                              f"amp={str(spec['amp']).lower()}"])
-    loader, _, _ = T._train_loader(config, device, 0, 1)
+    config = aasist.load_config(ROOT / "config" / f"{spec['config']}.conf",
+                                [f"database_path={spec['root']}", "use_cache=true",
+                                 f"batch_size={spec['batch']}", *spec["overrides"]])
+    T.set_seed(config["seed"], config)
+    amp = config["amp"] and device.type == "cuda"
+    augment = train_augmentation(config, 0)
+    loader, _, _ = T._train_loader(config, device, 0, 1, augment)
     model = aasist.build_model(config["model_config"]).to(device)
     optimizer, scheduler = T.build_optimizer(model, config["optim_config"], 100 * len(loader))
+    scaler = T.grad_scaler(amp)
     dev_records, dev_source, _ = load_split(config, "dev")
     dev_loader = eval_loader(dev_records, dev_source, config, device)
+
+    def warm_step(x, y):
+        with aasist.runtime.autocast(device, amp):
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def warm_score(x):
+        with aasist.runtime.autocast(device, amp):
+            model(x.repeat(-(-dev_loader.batch_size // len(x)), 1)[:dev_loader.batch_size])
+    _warm_up(model, warm_step, warm_score, config["batch_size"], device)
     start = time.perf_counter()
     T.train_epoch(model, loader, optimizer, scheduler, device, class_weights=config["class_weights"],
-                  freq_aug=False, amp=spec["amp"], scaler=None, epoch=0, progress=False)
+                  freq_aug=config["freq_aug"], amp=amp, scaler=scaler, epoch=0, progress=False,
+                  augment=augment)
     _sync(device)
     train_s = time.perf_counter() - start
     start = time.perf_counter()
-    score_loader(model, dev_loader, device, amp=spec["amp"], progress=False)
+    score_loader(model, dev_loader, device, amp=amp, progress=False)
     _sync(device)
     return train_s, time.perf_counter() - start
 
 
-def _official_epoch(spec: dict, config_path: Path, device) -> tuple[float, float]:
-    """clovaai/aasist main.py's own loaders, model, optimiser and train_epoch, as shipped."""
+def _official_epoch(spec: dict, device) -> tuple[float, float]:
+    """clovaai/aasist main.py's own seeding, loaders, model, optimiser and train_epoch, as shipped."""
     import types
+
+    import torch
 
     sys.path.insert(0, spec["official_dir"])
     # main.py imports these at the top but the epoch loop never uses them; stand-ins let it
@@ -500,16 +553,24 @@ def _official_epoch(spec: dict, config_path: Path, device) -> tuple[float, float
             sys.modules.setdefault(name.split(".")[0], types.ModuleType(name.split(".")[0]))
             sys.modules[name] = module
     import main as official  # not a dependency: the user's clovaai/aasist checkout
-    from utils import create_optimizer  # not a dependency
+    from utils import create_optimizer, set_seed  # not a dependency
 
-    config = json.loads(config_path.read_text())
+    config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())
     config["batch_size"] = spec["batch"]
     config["optim_config"]["epochs"] = 100
+    set_seed(1234, config)  # main.py's default seed; cuDNN flags from the config
     root = Path(spec["root"])
     trn_loader, dev_loader, _ = official.get_loader(root, 1234, config)
     model = official.get_model(config["model_config"], device)
     config["optim_config"]["steps_per_epoch"] = len(trn_loader)
     optimizer, scheduler = create_optimizer(model.parameters(), config["optim_config"])
+
+    def warm_step(x, y):
+        loss = torch.nn.functional.cross_entropy(model(x)[1], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _warm_up(model, warm_step, model, spec["batch"], device)
     start = time.perf_counter()
     official.train_epoch(trn_loader, model, optimizer, device, scheduler, config)
     _sync(device)
@@ -529,31 +590,60 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
+def parse_variant(text: str) -> tuple[str, str | None, list[str]]:
+    """'LABEL=KEY=VALUE;KEY=VALUE' -> (label, config name or None, overrides). The key
+    ``config`` names another file of config/ (e.g. AASIST-L_robust); the rest are `--set`s."""
+    label, sep, rest = text.partition("=")
+    if not sep or not label.strip():
+        raise ValueError(f"--epoch-variant {text!r}: write LABEL=KEY=VALUE[;KEY=VALUE...]")
+    config, overrides = None, []
+    for item in filter(None, (part.strip() for part in rest.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--epoch-variant {text!r}: {item!r} is not KEY=VALUE")
+        if key.strip() == "config":
+            config = value.strip()
+        else:
+            overrides.append(item)
+    return label.strip(), config, overrides
+
+
 def bench_epoch(args, tmp: Path) -> list[dict]:
-    """Seconds per training epoch and per dev scoring pass, ours vs the official loop."""
+    """Seconds per training epoch and per dev scoring pass: ours as configured, each
+    --epoch-variant of ours, and the official loop, each in a fresh subprocess."""
     root = write_la_like(tmp / "epoch" / "LA", args.epoch_clips, args.epoch_dev_clips)
-    impls = ["ours"] + (["official"] if args.official_dir else [])
     device = args.devices[-1]  # the GPU when there is one
     rows = []
     for model in args.models:
+        runs = [("ours", model, [])] + [(label, config or model, overrides)
+                                         for label, config, overrides in args.epoch_variants]
+        runs += [("official", model, [])] if args.official_dir else []
         for cpu_isa in (args.cpu_isa if device == "cpu" else ["default"]):
             out = {}
-            for impl in impls:
-                spec = dict(section="epoch", impl=impl, model=model, device=device, root=str(root),
-                            batch=args.epoch_batch, amp=bool(args.epoch_amp and device == "cuda"),
-                            official_dir=str(args.official_dir or ""), cpu_isa=cpu_isa)
-                out[impl] = _run_worker(spec)
-            for impl, r in out.items():
+            for label, config, overrides in runs:
+                spec = dict(section="epoch", impl="official" if label == "official" else "ours",
+                            model=model, config=config, overrides=overrides, device=device,
+                            root=str(root), batch=args.epoch_batch, cpu_isa=cpu_isa,
+                            official_dir=str(args.official_dir or ""))
+                out[label] = dict(_run_worker(spec), config=config, overrides=";".join(overrides))
+                print(f"epoch {model} {label}: train {out[label]['train_s']:.1f} s, "
+                      f"scoring {out[label]['score_s']:.1f} s", file=sys.stderr, flush=True)
+            for label, r in out.items():
                 per_clip = r["train_s"] / args.epoch_clips
                 dev_per_clip = r["score_s"] / args.epoch_dev_clips
                 la_epoch_s = per_clip * LA_TRAIN_CLIPS + dev_per_clip * LA_DEV_CLIPS
+                official = out.get("official")
                 rows.append(dict(section="epoch", device=device, cpu_isa=cpu_isa, model=model,
-                                 impl=impl, clips=args.epoch_clips, dev_clips=args.epoch_dev_clips,
+                                 impl=label, config=r["config"], overrides=r["overrides"],
+                                 clips=args.epoch_clips, dev_clips=args.epoch_dev_clips,
                                  batch=args.epoch_batch, train_s=r["train_s"], score_s=r["score_s"],
-                                 la_epoch_h=la_epoch_s / 3600, recipe_100_epochs_h=100 * la_epoch_s / 3600,
-                                 speedup_vs_official=(out["official"]["train_s"] + out["official"]["score_s"])
-                                 / (r["train_s"] + r["score_s"]) if "official" in out else None,
-                                 peak_rss_mb=r["peak_rss_mb"], layout=r.get("layout")))
+                                 train_clips_per_s=args.epoch_clips / r["train_s"],
+                                 dev_clips_per_s=args.epoch_dev_clips / r["score_s"],
+                                 la_epoch_min=la_epoch_s / 60, recipe_100_epochs_h=100 * la_epoch_s / 3600,
+                                 speedup_vs_official=(official["train_s"] + official["score_s"])
+                                 / (r["train_s"] + r["score_s"]) if official else None,
+                                 peak_rss_mb=r["peak_rss_mb"], gpu_peak_mb=r.get("gpu_peak_mb"),
+                                 layout=r.get("layout")))
     return rows
 
 
@@ -724,7 +814,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epoch-clips", type=int, default=96, help="training clips (LA: 25,380)")
     parser.add_argument("--epoch-dev-clips", type=int, default=96, help="dev clips (LA: 24,844)")
     parser.add_argument("--epoch-batch", type=int, default=24)
-    parser.add_argument("--epoch-amp", action="store_true", help="bf16/fp16 autocast on CUDA")
+    parser.add_argument("--epoch-variant", action="append", default=[], metavar="LABEL=KEY=VALUE;...",
+                        help="also time ours with these config overrides (repeatable), e.g. "
+                             "'bf16=amp=true' or 'robust=config=AASIST-L_robust'")
     parser.add_argument("--augment-clips", type=int, default=24, help="clips timed per clip (augment)")
     parser.add_argument("--rawboost-dir", type=Path, help="a checkout of TakHemlata/RawBoost-antispoofing")
     parser.add_argument("--rawboost-python", default=sys.executable,
@@ -741,6 +833,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.mini_sizes = {"train": (2, 4), "dev": (2, 2), "eval": (2, 2)}
         args.epoch_clips, args.epoch_dev_clips, args.epoch_batch = 4, 2, 2
         args.augment_clips = 2
+    try:
+        args.epoch_variants = [parse_variant(v) for v in args.epoch_variant]
+    except ValueError as exc:
+        parser.error(str(exc))
     args.models = args.models.split(",")
     args.sections = args.sections.split(",")
     args.cpu_isa = args.cpu_isa.split(",")
@@ -792,11 +888,12 @@ def run(args: argparse.Namespace) -> list[dict]:
             epoch_rows = bench_epoch(args, Path(tmp))
             rows += epoch_rows
             print(f"\n## epoch ({args.epoch_clips} training + {args.epoch_dev_clips} dev clips, "
-                  f"LA durations, batch {args.epoch_batch}; la_epoch_h and recipe_100_epochs_h "
+                  f"LA durations, batch {args.epoch_batch}; la_epoch_min and recipe_100_epochs_h "
                   f"project to full ASVspoof 2019 LA)\n")
-            print(_table(epoch_rows, ["device", "cpu_isa", "model", "impl", "train_s", "score_s",
-                                      "speedup_vs_official", "la_epoch_h", "recipe_100_epochs_h",
-                                      "peak_rss_mb", "layout"]))
+            print(_table(epoch_rows, ["device", "cpu_isa", "model", "impl", "config", "overrides",
+                                      "train_clips_per_s", "dev_clips_per_s", "speedup_vs_official",
+                                      "la_epoch_min", "recipe_100_epochs_h", "peak_rss_mb",
+                                      "gpu_peak_mb", "layout"]))
     if "stream" in sections:
         stream_rows = bench_stream(args)
         rows += stream_rows

@@ -88,11 +88,28 @@ def test_model_section_held_to_avx2_names_its_kernels(tmp_path, capsys):
     assert [r["layout"] for r in held if r["mode"] == "train"] == ["contiguous"]
 
 
-def test_epoch_section(tmp_path, capsys):
-    (row,) = _smoke(tmp_path, capsys, "epoch")
-    assert row["impl"] == "ours" and row["clips"] == 4 and row["dev_clips"] == 2
-    _positive(row, "train_s", "score_s", "la_epoch_h", "peak_rss_mb")
-    assert row["recipe_100_epochs_h"] == pytest.approx(100 * row["la_epoch_h"])
+def test_epoch_section_with_a_variant(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    benchmark.main(["--sections", "epoch", "--smoke", "--json", str(out),
+                    "--epoch-variant", "bf16_autotune=amp=true;cudnn_benchmark_toggle=true"])
+    assert "## epoch" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["impl"], r["config"], r["overrides"]) for r in rows] == [
+        ("ours", "AASIST-L", ""), ("bf16_autotune", "AASIST-L", "amp=true;cudnn_benchmark_toggle=true")]
+    for row in rows:
+        assert row["clips"] == 4 and row["dev_clips"] == 2 and row["speedup_vs_official"] is None
+        _positive(row, "train_s", "score_s", "train_clips_per_s", "la_epoch_min", "peak_rss_mb")
+        assert row["recipe_100_epochs_h"] == pytest.approx(100 * row["la_epoch_min"] / 60)
+
+
+def test_epoch_variants_parse_and_bad_ones_are_usage_errors(capsys):
+    assert benchmark.parse_variant("robust=config=AASIST-L_robust;amp=true") == (
+        "robust", "AASIST-L_robust", ["amp=true"])
+    assert benchmark.parse_variant("plain=") == ("plain", None, [])
+    for bad in ("no_equals", "=amp=true", "x=amp"):
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(["--epoch-variant", bad])
+        assert "--epoch-variant" in capsys.readouterr().err
 
 
 def test_la_like_corpus_has_la_durations_and_layout(tmp_path):
