@@ -1,5 +1,6 @@
 """CUDA paths, skipped where no GPU is present (CI has none): official parity on the GPU,
-mixed-precision inference, training steps in fp32 and AMP, and a whole `train` run on CUDA."""
+mixed-precision inference, training steps in fp32 and AMP, the fused Adam, and a whole
+`train` run on CUDA."""
 from __future__ import annotations
 
 import json
@@ -74,3 +75,24 @@ def test_train_runs_on_cuda_with_amp(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert info["device"].startswith("cuda") and info["gpu"]
     assert math.isfinite(metrics["eval_eer_percent"]) and math.isfinite(metrics["eval_min_tdcf"])
+
+
+def test_cuda_adam_is_fused_and_steps_like_the_default():
+    from aasist.train import build_optimizer
+
+    optim = aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["optim_config"]
+    model = aasist.build_model(aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["model_config"])
+    twin = aasist.build_model(aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["model_config"])
+    twin.load_state_dict(model.state_dict())
+    fused, _ = build_optimizer(model.to(CUDA), optim, total_steps=10)
+    plain = torch.optim.Adam(twin.to(CUDA).parameters(), lr=optim["base_lr"], betas=tuple(optim["betas"]),
+                             weight_decay=optim["weight_decay"])
+    assert fused.defaults["fused"] and not plain.defaults.get("fused")
+    x = torch.randn(2, 8000, device=CUDA)
+    for net, opt in ((model, fused), (twin, plain)):
+        net.train()
+        torch.manual_seed(0)  # the same freq_aug-free forward, the same BatchNorm batch
+        net(x).sum().backward()
+        opt.step()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
