@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -127,17 +128,21 @@ def _validate(section: Mapping[str, Any], schema: Mapping[str, tuple], prefix: s
     return out
 
 
-def loader_workers(config: Mapping[str, Any]) -> int:
+def loader_workers(config: Mapping[str, Any], clip_work: bool = False) -> int:
     """DataLoader workers for ``config``: its ``num_workers``, or the automatic choice (-1).
 
     With the decoded cache an item is a memory copy, and worker processes only add the cost of
     shipping each batch between processes (scripts/benchmark.py --sections data: 0 workers
     about 5x faster than 2 on this project's 2-core machine), so loading stays in-process;
-    FLAC decoding is real work, which 2 workers overlap with the model.
+    FLAC decoding is real work, which 2 workers overlap with the model. ``clip_work``: the
+    items also pass through per-clip augmentation (codecs, telephone), about 125 clips/s per
+    core, less than a GPU trains on: up to 8 workers (one per core).
     """
     workers = config.get("num_workers", -1)
     if workers >= 0:
         return workers
+    if clip_work:
+        return max(2, min(os.cpu_count() or 1, 8))
     return 0 if config.get("use_cache") else 2
 
 

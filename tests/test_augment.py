@@ -257,6 +257,25 @@ def test_clip_stage_dataset_is_reproducible_and_picklable(tmp_path):
     assert TrainAugmentation(validate_augment([{"name": "noise"}]), seed=0).wrap(clean) is clean
 
 
+
+def test_per_clip_augmentation_gets_loader_workers(tmp_path):
+    from aasist.augment import train_augmentation
+    from aasist.config import loader_workers
+    from aasist.train import _train_loader
+
+    root = tiny_corpus(tmp_path / "c", seed=2)
+    workers = {}
+    for name, augment in (("none", "[]"), ("batch only", '[{"name": "noise"}]'),
+                          ("per clip", '[{"name": "codec"}, {"name": "noise"}]')):
+        config = load_config(CONFIG_DIR / "AASIST-L.conf", [
+            f"database_path={root}", "use_cache=true", "batch_size=2", f"augment={augment}"])
+        loader, _, _ = _train_loader(config, torch.device("cpu"), 0, 1, train_augmentation(config, 0))
+        workers[name] = loader.num_workers
+    # with the cache, loading stays in-process unless codecs must run per clip on the CPU
+    assert workers == {"none": 0, "batch only": 0,
+                       "per clip": loader_workers({"num_workers": -1}, clip_work=True)}
+    assert workers["per clip"] >= 2
+
 def test_evaluation_never_augments(tmp_path):
     import aasist
     from aasist.evaluate import evaluate_split

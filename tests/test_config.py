@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -116,5 +117,9 @@ def test_loader_workers_automatic_and_explicit():
     assert loader_workers(load_config(conf)) == 2  # FLAC decoding: overlap it in workers
     assert loader_workers(load_config(conf, ["use_cache=true"])) == 0  # cache: in-process
     assert loader_workers(load_config(conf, ["use_cache=true", "num_workers=3"])) == 3
+    # per-clip augmentation is real work even from the cache: one worker per core, up to 8
+    cached = load_config(conf, ["use_cache=true"])
+    assert loader_workers(cached, clip_work=True) == max(2, min(os.cpu_count(), 8))
+    assert loader_workers(load_config(conf, ["use_cache=true", "num_workers=0"]), clip_work=True) == 0
     with pytest.raises(ConfigError, match="num_workers"):
         load_config(conf, ["num_workers=-2"])
