@@ -596,6 +596,9 @@ def parse_variant(text: str) -> tuple[str, str | None, list[str]]:
     label, sep, rest = text.partition("=")
     if not sep or not label.strip():
         raise ValueError(f"--epoch-variant {text!r}: write LABEL=KEY=VALUE[;KEY=VALUE...]")
+    if label.strip() in ("ours", "official"):
+        raise ValueError(f"--epoch-variant {text!r}: 'ours' and 'official' name the two baselines; "
+                         f"pick another label")
     config, overrides = None, []
     for item in filter(None, (part.strip() for part in rest.split(";"))):
         key, sep, value = item.partition("=")
@@ -603,6 +606,9 @@ def parse_variant(text: str) -> tuple[str, str | None, list[str]]:
             raise ValueError(f"--epoch-variant {text!r}: {item!r} is not KEY=VALUE")
         if key.strip() == "config":
             config = value.strip()
+            if not (ROOT / "config" / f"{config}.conf").is_file():
+                raise ValueError(f"--epoch-variant {text!r}: config/{config}.conf not found; "
+                                 f"name a file of config/ without .conf")
         else:
             overrides.append(item)
     return label.strip(), config, overrides

@@ -106,7 +106,7 @@ def test_epoch_variants_parse_and_bad_ones_are_usage_errors(capsys):
     assert benchmark.parse_variant("robust=config=AASIST-L_robust;amp=true") == (
         "robust", "AASIST-L_robust", ["amp=true"])
     assert benchmark.parse_variant("plain=") == ("plain", None, [])
-    for bad in ("no_equals", "=amp=true", "x=amp"):
+    for bad in ("no_equals", "=amp=true", "x=amp", "official=amp=true", "x=config=NoSuchConfig"):
         with pytest.raises(SystemExit):
             benchmark.parse_args(["--epoch-variant", bad])
         assert "--epoch-variant" in capsys.readouterr().err
