@@ -472,19 +472,24 @@ def _epoch_worker(spec: dict) -> None:
     print(json.dumps({"train_s": train_s, "score_s": score_s, **facts}))
 
 
-def _warm_up(model, train_step, score, batch: int, device, steps: int = 2) -> None:
+def _warm_up(model, forward, optimizer, batch: int, device, steps: int = 2) -> None:
     """Training steps and one scoring batch on random input before the clock starts (kernel
-    selection, cuDNN and cuBLAS handles, compilation), the same for every implementation."""
+    selection, cuDNN and cuBLAS handles), the same for every implementation. ``forward``
+    maps (batch, 64600) samples to (batch, 2) logits."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
     x = (0.1 * torch.randn(batch, 64600, generator=gen)).to(device)
     model.train()
     for _ in range(steps):
-        train_step(x, torch.randint(0, 2, (batch,), generator=gen).to(device))
+        y = torch.randint(0, 2, (batch,), generator=gen).to(device)
+        loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     model.eval()
     with torch.inference_mode():
-        score(x)
+        forward(x)
     _sync(device)
 
 
@@ -492,8 +497,6 @@ def _our_epoch(spec: dict, device) -> tuple[float, float]:
     """Our `train` as it runs an epoch: seeds and cuDNN flags from the config, decoded cache,
     augmentation and AMP as configured, then `evaluate`'s scorer over the dev split."""
     sys.path.insert(0, str(ROOT))
-    import torch
-
     import aasist
     from aasist import train as T
     from aasist.augment import train_augmentation
@@ -512,17 +515,10 @@ def _our_epoch(spec: dict, device) -> tuple[float, float]:
     dev_records, dev_source, _ = load_split(config, "dev")
     dev_loader = eval_loader(dev_records, dev_source, config, device)
 
-    def warm_step(x, y):
+    def forward(x):
         with aasist.runtime.autocast(device, amp):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    def warm_score(x):
-        with aasist.runtime.autocast(device, amp):
-            model(x.repeat(-(-dev_loader.batch_size // len(x)), 1)[:dev_loader.batch_size])
-    _warm_up(model, warm_step, warm_score, config["batch_size"], device)
+            return model(x)
+    _warm_up(model, forward, optimizer, config["batch_size"], device)
     start = time.perf_counter()
     T.train_epoch(model, loader, optimizer, scheduler, device, class_weights=config["class_weights"],
                   freq_aug=config["freq_aug"], amp=amp, scaler=scaler, epoch=0, progress=False,
@@ -538,8 +534,6 @@ def _our_epoch(spec: dict, device) -> tuple[float, float]:
 def _official_epoch(spec: dict, device) -> tuple[float, float]:
     """clovaai/aasist main.py's own seeding, loaders, model, optimiser and train_epoch, as shipped."""
     import types
-
-    import torch
 
     sys.path.insert(0, spec["official_dir"])
     # main.py imports these at the top but the epoch loop never uses them; stand-ins let it
@@ -564,13 +558,7 @@ def _official_epoch(spec: dict, device) -> tuple[float, float]:
     model = official.get_model(config["model_config"], device)
     config["optim_config"]["steps_per_epoch"] = len(trn_loader)
     optimizer, scheduler = create_optimizer(model.parameters(), config["optim_config"])
-
-    def warm_step(x, y):
-        loss = torch.nn.functional.cross_entropy(model(x)[1], y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    _warm_up(model, warm_step, model, spec["batch"], device)
+    _warm_up(model, lambda x: model(x)[1], optimizer, spec["batch"], device)  # (hidden, logits)
     start = time.perf_counter()
     official.train_epoch(trn_loader, model, optimizer, device, scheduler, config)
     _sync(device)

@@ -257,7 +257,6 @@ def test_clip_stage_dataset_is_reproducible_and_picklable(tmp_path):
     assert TrainAugmentation(validate_augment([{"name": "noise"}]), seed=0).wrap(clean) is clean
 
 
-
 def test_per_clip_augmentation_gets_loader_workers(tmp_path):
     from aasist.augment import train_augmentation
     from aasist.config import loader_workers
@@ -275,6 +274,7 @@ def test_per_clip_augmentation_gets_loader_workers(tmp_path):
     assert workers == {"none": 0, "batch only": 0,
                        "per clip": loader_workers({"num_workers": -1}, clip_work=True)}
     assert workers["per clip"] >= 2
+
 
 def test_evaluation_never_augments(tmp_path):
     import aasist

@@ -80,9 +80,9 @@ def test_train_runs_on_cuda_with_amp(tmp_path):
 def test_cuda_adam_is_fused_and_steps_like_the_default():
     from aasist.train import build_optimizer
 
-    optim = aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["optim_config"]
-    model = aasist.build_model(aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["model_config"])
-    twin = aasist.build_model(aasist.load_config(CONFIG_DIR / "AASIST-L.conf")["model_config"])
+    config = aasist.load_config(CONFIG_DIR / "AASIST-L.conf")
+    optim = config["optim_config"]
+    model, twin = aasist.build_model(config["model_config"]), aasist.build_model(config["model_config"])
     twin.load_state_dict(model.state_dict())
     fused, _ = build_optimizer(model.to(CUDA), optim, total_steps=10)
     plain = torch.optim.Adam(twin.to(CUDA).parameters(), lr=optim["base_lr"], betas=tuple(optim["betas"]),
