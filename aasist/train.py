@@ -256,9 +256,10 @@ def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world
     records, source, _ = load_split(config, "train")
     if config["max_train_items"]:
         records = records[:config["max_train_items"]]
-    base = train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
-    if augment is not None:
-        train_set = augment.wrap(train_set)  # the dataset itself unless there is per-clip work
+    train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
+    per_clip = augment is not None and augment.per_clip
+    if per_clip:
+        train_set = augment.wrap(train_set)
     generator = make_generator(config["seed"])
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config["seed"],
                                  drop_last=True) if world > 1 else None
@@ -267,7 +268,7 @@ def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world
         raise ConfigError(f"batch_size {config['batch_size']} is larger than the {len(train_set)} "
                           f"training utterances; lower batch_size")
     loader = DataLoader(train_set, batch_size=per_rank, shuffle=sampler is None, sampler=sampler,
-                        drop_last=True, num_workers=loader_workers(config, train_set is not base),
+                        drop_last=True, num_workers=loader_workers(config, per_clip),
                         pin_memory=dev.type == "cuda", worker_init_fn=seed_worker,
                         generator=generator)
     return loader, sampler, generator

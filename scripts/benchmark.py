@@ -41,6 +41,7 @@ that the script works, and its numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -91,12 +92,7 @@ def _worker(spec: dict) -> None:
         weight = torch.tensor([0.1, 0.9], device=device)
 
         def step():
-            with torch.autocast("cuda", dtype=dtype, enabled=amp):
-                logits = forward(x)
-            loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            _train_step(forward, optimizer, x, y, weight, torch.autocast("cuda", dtype=dtype, enabled=amp))
     times = []
     for i in range(spec["warmup"] + spec["repeats"]):
         sync()
@@ -472,6 +468,19 @@ def _epoch_worker(spec: dict) -> None:
     print(json.dumps({"train_s": train_s, "score_s": score_s, **facts}))
 
 
+def _train_step(forward, optimizer, x, y, weight=None, autocast=None) -> None:
+    """One weighted cross-entropy step: ``forward`` maps (B, samples) ``x`` to (B, 2) logits,
+    run under the ``autocast`` context when given."""
+    import torch
+
+    with autocast if autocast is not None else contextlib.nullcontext():
+        logits = forward(x)
+    loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def _warm_up(model, forward, optimizer, batch: int, device, steps: int = 2) -> None:
     """Training steps and one scoring batch on random input before the clock starts (kernel
     selection, cuDNN and cuBLAS handles), the same for every implementation. ``forward``
@@ -482,11 +491,7 @@ def _warm_up(model, forward, optimizer, batch: int, device, steps: int = 2) -> N
     x = (0.1 * torch.randn(batch, 64600, generator=gen)).to(device)
     model.train()
     for _ in range(steps):
-        y = torch.randint(0, 2, (batch,), generator=gen).to(device)
-        loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        _train_step(forward, optimizer, x, torch.randint(0, 2, (batch,), generator=gen).to(device))
     model.eval()
     with torch.inference_mode():
         forward(x)

@@ -254,7 +254,9 @@ def test_clip_stage_dataset_is_reproducible_and_picklable(tmp_path):
     again = [dataset[i][0] for i in range(4)]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert all(not torch.equal(a, c[0]) and a.dtype == torch.float32 for a, c in zip(first, clean))
-    assert TrainAugmentation(validate_augment([{"name": "noise"}]), seed=0).wrap(clean) is clean
+    batch_only = TrainAugmentation(validate_augment([{"name": "noise"}]), seed=0)
+    assert batch_only.wrap(clean) is clean and not batch_only.per_clip
+    assert TrainAugmentation(entries, seed=0).per_clip
 
 
 def test_per_clip_augmentation_gets_loader_workers(tmp_path):

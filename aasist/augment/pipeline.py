@@ -184,9 +184,14 @@ class TrainAugmentation:
         self.augmenter = Augmenter(entries, fs)
         self.seed = int(seed)
 
+    @property
+    def per_clip(self) -> bool:
+        """Whether some transforms run per clip in the data loader (codecs, folders)."""
+        return bool(self.augmenter.clip_stage)
+
     def wrap(self, dataset: Dataset) -> Dataset:
         """The dataset with the per-clip stage, or itself when there is none."""
-        return ClipAugmentedDataset(dataset, self.augmenter) if self.augmenter.clip_stage else dataset
+        return ClipAugmentedDataset(dataset, self.augmenter) if self.per_clip else dataset
 
     def __call__(self, x: torch.Tensor, epoch: int, step: int) -> torch.Tensor:
         """Batch stage for batch ``step`` of ``epoch``; ``x`` (n, L) on the training device."""
