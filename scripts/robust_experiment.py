@@ -30,11 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone, uninstalled
 
-from aasist.augment.shift import eer_by_condition, make_shifted_copy  # noqa: E402
+from aasist.augment.shift import evaluate_shifted  # noqa: E402
 from aasist.cli import run_with_errors  # noqa: E402
 from aasist.config import load_config  # noqa: E402
 from aasist.data.mini import ensure_mini  # noqa: E402
-from aasist.evaluate import evaluate_weights  # noqa: E402
 from aasist.train import train  # noqa: E402
 
 
@@ -42,8 +41,6 @@ def run_one(config_name: str, seed: int, args) -> dict:
     """Train (or finish, or reuse) one run; return its clean and shifted eval results."""
     data = Path(args.data) / f"mini_s{seed}"
     ensure_mini(data, seed=seed, progress=False)
-    shifted = make_shifted_copy(data / "LA", Path(args.data) / f"mini_s{seed}_shifted",
-                                seed=args.shift_seed, progress=False)
     overrides = [f"mini_seed={seed}", f"database_path={data / 'LA'}", *args.overrides]
     config = load_config(ROOT / "config" / f"{config_name}.conf", overrides)
     out = Path(args.out) / f"{config_name}_s{seed}"
@@ -51,16 +48,14 @@ def run_one(config_name: str, seed: int, args) -> dict:
         train(config, out, resume=(out / "checkpoint.pt").is_file(), device=args.device,
               config_name=config_name, progress=not args.quiet)
     metrics = json.loads((out / "metrics.json").read_text())
-    shifted_config = load_config(ROOT / "config" / f"{config_name}.conf",
-                                 [*overrides, f"database_path={shifted}"])
-    report = evaluate_weights(shifted_config, metrics["final_weights"], split="eval",
-                              out_dir=out / "shifted_eval", device=args.device, progress=not args.quiet)
+    shifted = evaluate_shifted(config, metrics["final_weights"], Path(args.data) / f"mini_s{seed}_shifted",
+                               out / "shifted_eval", seed=args.shift_seed, device=args.device,
+                               progress=not args.quiet)
     with open(out / "metrics.csv", newline="") as fh:
         seconds = [float(row["seconds"]) for row in csv.DictReader(fh)]
-    by_condition = eer_by_condition(out / "shifted_eval" / "eval_scores.txt", shifted)
     return {"config": config_name, "seed": seed, "clean_eer_percent": metrics["eval_eer_percent"],
-            "shifted_eer_percent": report["eer_percent"], "seconds_per_epoch": statistics.mean(seconds),
-            "shifted_eer_percent_by_condition": by_condition, "run_dir": str(out)}
+            "shifted_eer_percent": shifted["eer_percent"], "seconds_per_epoch": statistics.mean(seconds),
+            "shifted_eer_percent_by_condition": shifted["by_condition"], "run_dir": str(out)}
 
 
 def table(rows: list[dict]) -> str:

@@ -12,7 +12,7 @@ import torch
 from scipy.signal import correlate
 
 from aasist.augment import TRANSFORMS, Augmenter, TrainAugmentation, validate_augment
-from aasist.augment.shift import make_shifted_copy
+from aasist.augment.shift import CONDITIONS, make_shifted_copy
 from aasist.config import load_config
 from aasist.errors import ConfigError, DataError
 from conftest import CONFIG_DIR, run_cli, tiny_corpus
@@ -331,6 +331,32 @@ def test_shifted_copy_is_reproducible_and_not_redone(shifted):
     same = [(other / "ASVspoof2019_LA_eval" / "flac" / p.name).read_bytes() == p.read_bytes() for p in flac]
     diff = [(third / "ASVspoof2019_LA_eval" / "flac" / p.name).read_bytes() != p.read_bytes() for p in flac]
     assert all(same) and any(diff)
+
+
+def test_shifted_copy_is_redone_when_its_source_changes(tmp_path):
+    corpus = tiny_corpus(tmp_path / "clean", seed=5, train=(1, 1), dev=(1, 1), eval=(2, 2))
+    root = make_shifted_copy(corpus, tmp_path / "shifted", progress=False)
+    before = {p.name: p.read_bytes() for p in (root / "ASVspoof2019_LA_eval" / "flac").iterdir()}
+    tiny_corpus(tmp_path / "clean", seed=6, train=(1, 1), dev=(1, 1), eval=(2, 2))  # same path
+    assert make_shifted_copy(corpus, tmp_path / "shifted", progress=False) == root
+    after = {p.name for p in (root / "ASVspoof2019_LA_eval" / "flac").iterdir()}
+    assert after == {p.name for p in (corpus / "ASVspoof2019_LA_eval" / "flac").iterdir()} != set(before)
+
+
+def test_evaluate_shifted_scores_the_copy_per_condition(shifted, tmp_path):
+    import aasist
+    from aasist.augment.shift import evaluate_shifted
+
+    corpus, root, base = shifted
+    config = load_config(CONFIG_DIR / "mini.conf", [f"database_path={corpus}", "use_cache=false",
+                                                    "num_workers=0", "mini_corpus=false"])
+    torch.manual_seed(0)
+    torch.save(aasist.build_model(config["model_config"]).state_dict(), tmp_path / "w.pth")
+    report = evaluate_shifted(config, tmp_path / "w.pth", base / "shifted", tmp_path / "out",
+                              device="cpu", progress=False)
+    assert report["shifted_root"] == str(root) and (tmp_path / "out" / "eval_scores.txt").is_file()
+    assert 0 <= report["eer_percent"] <= 100 and report["by_condition"]
+    assert set(report["by_condition"]) <= set(CONDITIONS)
 
 
 def test_shifted_copy_refuses_its_source_and_foreign_audio(shifted):

@@ -19,10 +19,12 @@ user may have.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -76,6 +78,17 @@ def shift_utterance(x: np.ndarray, seed: int, index: int,
     return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32), name
 
 
+def _fingerprint(protocol: Path, flac_dir: Path) -> str:
+    """A digest of the source split (protocol text, audio names, sizes and times), so a copy
+    is redone when the corpus under the same path changes (e.g. regenerated with another seed)."""
+    digest = hashlib.sha256(protocol.read_bytes())
+    if flac_dir.is_dir():
+        for entry in sorted(os.scandir(flac_dir), key=lambda e: e.name):
+            info = entry.stat()
+            digest.update(f"{entry.name} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def _copy_tables(source: Path, dest: Path) -> None:
     for folder in ("ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_asv_scores"):
         if (source / folder).is_dir():
@@ -99,7 +112,7 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
     if root.resolve() == src_root:
         raise DataError(f"{dest}: the shifted copy must go to another folder than its source")
     settings = {"source": str(src_root), "split": split, "seed": int(seed), "version": SHIFT_VERSION,
-                "conditions": CONDITIONS}
+                "conditions": CONDITIONS, "source_files": _fingerprint(src.protocol, src.flac_dir)}
     marker = root / MARKER.format(split=split)
     if marker.is_file() and json.loads(marker.read_text()) == settings:
         return root
@@ -114,6 +127,10 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
     chains = {name: Augmenter(entries) for name, entries in CONDITIONS.items()}
     conditions = []
     records = read_cm_protocol(src.protocol)
+    wanted = {f"{r.utt_id}.flac" for r in records}
+    for stale in out.flac_dir.iterdir():   # left by a copy of an earlier version of the source
+        if stale.name not in wanted:
+            stale.unlink()
     for index, record in enumerate(tqdm(records, desc=f"shifting {split}", disable=not progress,
                                         unit="file")):
         x, rate = read_audio(src.flac_dir / f"{record.utt_id}.flac")
@@ -148,4 +165,20 @@ def eer_by_condition(score_path: str | os.PathLike, shifted_root: str | os.PathL
     return out
 
 
-__all__ = ["CONDITIONS", "SHIFT_VERSION", "eer_by_condition", "make_shifted_copy", "shift_utterance"]
+def evaluate_shifted(config: Mapping[str, Any], weights: str | os.PathLike, dest: str | os.PathLike,
+                     out_dir: str | os.PathLike, split: str = "eval", seed: int = 0,
+                     device: str | None = None, progress: bool = True) -> dict:
+    """Score ``weights`` on a shifted copy of ``config``'s ``split``: makes (or reuses) the
+    copy under ``dest``, evaluates it into ``out_dir`` and returns the `evaluate_weights`
+    report plus ``by_condition`` (EER % per condition) and ``shifted_root``."""
+    from ..evaluate import evaluate_weights
+
+    root = make_shifted_copy(config["database_path"], dest, split=split, seed=seed, progress=progress)
+    report = evaluate_weights({**config, "database_path": str(root)}, weights, split=split,
+                              out_dir=out_dir, device=device, progress=progress)
+    by_condition = eer_by_condition(Path(out_dir) / f"{split}_scores.txt", root, split)
+    return {**report, "by_condition": by_condition, "shifted_root": str(root)}
+
+
+__all__ = ["CONDITIONS", "SHIFT_VERSION", "eer_by_condition", "evaluate_shifted", "make_shifted_copy",
+           "shift_utterance"]
