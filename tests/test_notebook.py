@@ -38,6 +38,6 @@ def test_notebook_runs_headless_on_the_mini_corpus(tmp_path, monkeypatch):
     client.execute()
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "every requirement of requirements.txt is installed" in text
-    assert "CM EER" in text and "trained in" in text
+    assert "CM EER" in text and "trained in" in text and "eval EER: clean" in text
     shutil.copy(NOTEBOOK, tmp_path / "executed.ipynb")  # for inspection when debugging
     nbformat.write(nb, tmp_path / "executed.ipynb")
