@@ -174,8 +174,9 @@ def evaluate_shifted(config: Mapping[str, Any], weights: str | os.PathLike, dest
     from ..evaluate import evaluate_weights
 
     root = make_shifted_copy(config["database_path"], dest, split=split, seed=seed, progress=progress)
-    report = evaluate_weights({**config, "database_path": str(root)}, weights, split=split,
-                              out_dir=out_dir, device=device, progress=progress)
+    # cache_dir "": the copy's decoded cache goes beside it, never over the clean split's
+    report = evaluate_weights({**config, "database_path": str(root), "cache_dir": ""}, weights,
+                              split=split, out_dir=out_dir, device=device, progress=progress)
     by_condition = eer_by_condition(Path(out_dir) / f"{split}_scores.txt", root, split)
     return {**report, "by_condition": by_condition, "shifted_root": str(root)}
 
