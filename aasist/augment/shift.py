@@ -31,6 +31,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..data.audio import SAMPLE_RATE, read_audio
+from ..data.cache import fingerprint
 from ..data.protocols import la_paths, read_cm_protocol
 from ..data.scores import read_cm_scores
 from ..errors import DataError
@@ -78,17 +79,6 @@ def shift_utterance(x: np.ndarray, seed: int, index: int,
     return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32), name
 
 
-def _fingerprint(protocol: Path, flac_dir: Path) -> str:
-    """A digest of the source split (protocol text, audio names, sizes and times), so a copy
-    is redone when the corpus under the same path changes (e.g. regenerated with another seed)."""
-    digest = hashlib.sha256(protocol.read_bytes())
-    if flac_dir.is_dir():
-        for entry in sorted(os.scandir(flac_dir), key=lambda e: e.name):
-            info = entry.stat()
-            digest.update(f"{entry.name} {info.st_size} {info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
 def _copy_tables(source: Path, dest: Path) -> None:
     for folder in ("ASVspoof2019_LA_cm_protocols", "ASVspoof2019_LA_asv_scores"):
         if (source / folder).is_dir():
@@ -102,7 +92,8 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
                       seed: int = 0, progress: bool = True) -> Path:
     """Write ``dest/LA``: ``source``'s protocols and ASV scores, and ``split``'s audio
     through a drawn channel condition each. Returns ``dest/LA``; a finished copy with the
-    same source, split, seed and version is recognised and left as it is."""
+    same source (path and content), split, seed and version is recognised and left as it
+    is; a missing source file is a DataError before anything is written."""
     src = la_paths(source, split)
     if not src.protocol.is_file():
         raise DataError(f"{src.protocol}: protocol not found; give the LA folder of a corpus "
@@ -111,8 +102,13 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
     root = Path(dest) / "LA"
     if root.resolve() == src_root:
         raise DataError(f"{dest}: the shifted copy must go to another folder than its source")
+    records = read_cm_protocol(src.protocol)
+    # the source's content too, so a corpus regenerated at the same path is copied again
+    # (the decoded cache's digest of the audio files' sizes and times, plus the protocol)
+    source_files = {"protocol": hashlib.sha256(src.protocol.read_bytes()).hexdigest(),
+                    "audio": fingerprint([r.utt_id for r in records], src.flac_dir)}
     settings = {"source": str(src_root), "split": split, "seed": int(seed), "version": SHIFT_VERSION,
-                "conditions": CONDITIONS, "source_files": _fingerprint(src.protocol, src.flac_dir)}
+                "conditions": CONDITIONS, "source_files": source_files}
     marker = root / MARKER.format(split=split)
     if marker.is_file() and json.loads(marker.read_text()) == settings:
         return root
@@ -126,7 +122,6 @@ def make_shifted_copy(source: str | os.PathLike, dest: str | os.PathLike, split:
     _copy_tables(src_root, root)
     chains = {name: Augmenter(entries) for name, entries in CONDITIONS.items()}
     conditions = []
-    records = read_cm_protocol(src.protocol)
     wanted = {f"{r.utt_id}.flac" for r in records}
     for stale in out.flac_dir.iterdir():   # left by a copy of an earlier version of the source
         if stale.name not in wanted:
