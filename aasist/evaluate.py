@@ -179,9 +179,10 @@ def evaluate_weights(config: Mapping[str, Any], weights: str | Path, split: str 
     out = Path(out_dir or f"runs/evaluate-{Path(weights).stem}-{tag}")
     model = load_weights(build_model(config["model_config"]).to(dev), weights)
     suffix = ".tsv" if corpus.score_format == "asvspoof5" else ".txt"
-    report = evaluate_split(model, config, split, dev, score_path=out / f"{split}_scores{suffix}",
+    score_path = out / f"{split}_scores{suffix}"
+    report = evaluate_split(model, config, split, dev, score_path=score_path,
                             amp=amp, progress=progress, figures_dir=out, subset=subset)
-    report = {"split": split, "weights": str(weights), **report}
+    report = {"split": split, "weights": str(weights), "score_file": str(score_path), **report}
     with atomic_write(out / "metrics.json") as fh:
         fh.write(json.dumps(report, indent=2) + "\n")
     report["text"] = format_corpus_report(report) + f"\n\nwritten to {out}/"

@@ -172,7 +172,7 @@ def evaluate_shifted(config: Mapping[str, Any], weights: str | os.PathLike, dest
     # cache_dir "": the copy's decoded cache goes beside it, never over the clean split's
     report = evaluate_weights({**config, "database_path": str(root), "cache_dir": ""}, weights,
                               split=split, out_dir=out_dir, device=device, progress=progress)
-    by_condition = eer_by_condition(Path(out_dir) / f"{split}_scores.txt", root, split)
+    by_condition = eer_by_condition(report["score_file"], root, split)
     return {**report, "by_condition": by_condition, "shifted_root": str(root)}
 
 
