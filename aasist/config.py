@@ -76,6 +76,8 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
                "asvspoof5 (training needs one with a train split: la2019, asvspoof5)"),
     "max_dev_items": (int, 0, "score only the first N dev utterances after each epoch (0 = all); "
                       "the ASVspoof 5 baseline validates on 2,000"),
+    "init_weights": (str, "", "weights training starts from instead of a random init (fine-tuning): "
+                     "a .pth, a run's checkpoint.pt, or official:AASIST / official:AASIST-L"),
     "augment": (list, [], "training-only augmentation: a list of {name, p, parameters} "
                 "(rawboost, codec, telephone, noise, reverb, bandlimit, packet_loss); [] = none"),
 }

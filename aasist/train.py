@@ -42,7 +42,7 @@ from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
 from .fileio import atomic_write
 from .evaluate import evaluate_split, load_split
-from .model import build_model, count_parameters
+from .model import build_model, count_parameters, load_weights
 from . import runtime
 from .runtime import autocast, resolve_device
 
@@ -341,6 +341,15 @@ def _announce(config, config_name: str, model, train_loader, dev, world: int, ou
           f"{dev} (x{world})")
 
 
+def _initial_model(config: dict, resume: bool) -> torch.nn.Module:
+    """The model training starts from: a fresh init, or ``init_weights`` when fine-tuning
+    (a resumed run takes its weights from its checkpoint instead)."""
+    model = build_model(config["model_config"])
+    if config["init_weights"] and not resume:
+        load_weights(model, config["init_weights"])
+    return model
+
+
 def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
           device: str | None = None, config_name: str = "run", progress: bool = True) -> dict:
     """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``)."""
@@ -350,7 +359,8 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
     progress = progress and main
     out = Path(out_dir or Path("runs") / config_name)
     config = validate_config(config)
-    build_model(config["model_config"])  # an invalid model config fails before any file is written
+    # an invalid model config or unusable init_weights fails before any file is written
+    _initial_model(config, resume)
     if main:
         config = _prepare_run_dir(out, config, resume)
         _ensure_data(config)
@@ -362,7 +372,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
 
     augment = train_augmentation(config, rank)
     train_loader, sampler, generator = _train_loader(config, dev, rank, world, augment)
-    model = build_model(config["model_config"]).to(dev)
+    model = _initial_model(config, resume).to(dev)  # after set_seed: a seeded init
     ddp = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else model
     optimizer, scheduler = build_optimizer(model, config["optim_config"],
