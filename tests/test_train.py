@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from aasist.config import load_config
+from aasist.model import build_model
 from aasist.train import TrainingError, build_optimizer, train
 from conftest import CONFIG_DIR, ROOT, run_cli, tiny_corpus
 
@@ -169,3 +170,45 @@ def test_torchrun_two_cpu_processes_with_gloo(corpus, tmp_path):
     info = json.loads((out / "run_info.json").read_text())
     assert info["world_size"] == 2
     assert json.loads((out / "metrics.json").read_text())["eval_eer_percent"] >= 0
+
+
+def test_init_weights_is_where_training_starts(corpus, tmp_path):
+    # scheduler none + learning rate 0: Adam moves nothing, so the final parameters are
+    # exactly the ones init_weights loaded (BatchNorm buffers still follow the data)
+    start = tmp_path / "start.pth"
+    config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
+    torch.manual_seed(99)
+    torch.save(build_model(config["model_config"]).state_dict(), start)
+    frozen = load_config(CONFIG_DIR / "mini.conf", _overrides(
+        corpus, "num_epochs=1", "swa=false", f"init_weights={start}", "optim_config.base_lr=0.0",
+        "optim_config.scheduler=none"))
+    result = train(frozen, tmp_path / "run", progress=False)
+    final = torch.load(result["final_weights"])
+    names = [name for name, _ in build_model(config["model_config"]).named_parameters()]
+    wanted = torch.load(start)
+    assert all(torch.equal(final[name], wanted[name]) for name in names)
+    # a fresh run starts elsewhere (seeded init), and so ends elsewhere
+    fresh = train(load_config(CONFIG_DIR / "mini.conf", _overrides(
+        corpus, "num_epochs=1", "swa=false", "optim_config.base_lr=0.0", "optim_config.scheduler=none")),
+        tmp_path / "fresh", progress=False)
+    assert not torch.equal(torch.load(fresh["final_weights"])[names[0]], wanted[names[0]])
+
+
+def test_unusable_init_weights_fail_before_anything_is_written(corpus, tmp_path, capsys):
+    bad = tmp_path / "other.pth"
+    torch.save({"not": torch.zeros(1)}, bad)
+    for weights in (tmp_path / "missing.pth", bad):
+        proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "mini.conf"),
+                       *_set_args(_overrides(corpus, f"init_weights={weights}")), "--out", str(tmp_path / "run"))
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+        assert str(weights) in proc.stderr and not (tmp_path / "run").exists()
+
+
+def test_robust_fine_tuning_of_the_official_model_starts_from_its_weights():
+    from aasist.train import _initial_model
+    config = load_config(CONFIG_DIR / "AASIST-L_robust_finetune.conf")
+    assert config["augment"] and config["num_epochs"] < load_config(CONFIG_DIR / "AASIST-L_robust.conf")["num_epochs"]
+    import aasist
+    official = aasist.load_weights(build_model(config["model_config"]), "official:AASIST-L").state_dict()
+    start = _initial_model(config, resume=False).state_dict()
+    assert all(torch.equal(start[k], official[k]) for k in official)
