@@ -1,15 +1,21 @@
 #!/usr/bin/env python
 """Clean vs channel-shifted eval EER of the mini demo, trained with and without augmentation.
 
-    python scripts/robust_experiment.py                        # seeds 0,1,2; mini and mini_robust
-    python scripts/robust_experiment.py --seeds 0 --set num_epochs=3     # a quick check
+    python scripts/robust_experiment.py                        # seeds 0,1,2; all four configs
+    python scripts/robust_experiment.py --seeds 0 --configs mini,mini_robust --set num_epochs=3
 
 For each corpus seed N it generates the mini corpus in data/mini_sN/ and its shifted eval
-copy in data/mini_sN_shifted/ (scripts/make_shifted_copy.py), trains each config into
-OUT/<config>_sN/ (continuing an interrupted run, skipping a finished one), scores the final
-weights on both eval splits, and prints one markdown table (also written to OUT/results.json):
-clean and shifted eval EER, training seconds per epoch, and per config the means over seeds.
-The same commands by hand, for one seed and config::
+copy in data/mini_sN_shifted/ (scripts/make_shifted_copy.py), trains each config in the order
+given into OUT/<config>_sN/ (continuing an interrupted run, skipping a finished one), scores
+the final weights on both eval splits, and prints one markdown table (also written to
+OUT/results.json): clean and shifted eval EER, training seconds per epoch, and per config the
+means over seeds.  The fine-tuning configs (init_weights runs/mini/...) start from the same
+seed's mini run of this experiment: mini_finetune continues it on clean audio (the control),
+mini_robust_finetune with the robust augmentation, both for 6 epochs.  ``--set`` changes
+every run, fine-tuning included.
+
+The same commands by hand, for one seed and config (a fine-tuning run adds
+``--set init_weights=runs/robust/mini_sN/weights/last.pth``)::
 
     python -m aasist train --config config/mini_robust.conf --set mini_seed=N \\
         --set database_path=data/mini_sN/LA --out runs/robust/mini_robust_sN
@@ -33,8 +39,23 @@ sys.path.insert(0, str(ROOT))  # run from a clone, uninstalled
 from aasist.augment.shift import evaluate_shifted  # noqa: E402
 from aasist.cli import run_with_errors  # noqa: E402
 from aasist.config import load_config  # noqa: E402
+from aasist.errors import ConfigError  # noqa: E402
 from aasist.data.mini import ensure_mini  # noqa: E402
 from aasist.train import train  # noqa: E402
+
+
+def _start_from_own_run(config: dict, config_name: str, seed: int, out: Path) -> dict:
+    """A fine-tuning config whose ``init_weights`` is ``runs/<name>/...`` (where the demo
+    writes) starts from this experiment's ``<name>`` run on the same corpus seed instead."""
+    init = Path(config["init_weights"])
+    if not config["init_weights"] or len(init.parts) < 2 or init.parts[0] != "runs":
+        return config
+    base = init.parts[1]
+    metrics = out / f"{base}_s{seed}" / "metrics.json"
+    if not metrics.is_file():
+        raise ConfigError(f"{config_name} fine-tunes the weights of {base}: list {base} before "
+                          f"{config_name} in --configs (no finished run in {metrics.parent})")
+    return {**config, "init_weights": json.loads(metrics.read_text())["final_weights"]}
 
 
 def run_one(config_name: str, seed: int, args) -> dict:
@@ -42,7 +63,8 @@ def run_one(config_name: str, seed: int, args) -> dict:
     data = Path(args.data) / f"mini_s{seed}"
     ensure_mini(data, seed=seed, progress=False)
     overrides = [f"mini_seed={seed}", f"database_path={data / 'LA'}", *args.overrides]
-    config = load_config(ROOT / "config" / f"{config_name}.conf", overrides)
+    config = _start_from_own_run(load_config(ROOT / "config" / f"{config_name}.conf", overrides),
+                                 config_name, seed, Path(args.out))
     out = Path(args.out) / f"{config_name}_s{seed}"
     if not (out / "metrics.json").is_file():
         train(config, out, resume=(out / "checkpoint.pt").is_file(), device=args.device,
@@ -83,7 +105,8 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2", help="mini corpus seeds, comma-separated")
-    parser.add_argument("--configs", default="mini,mini_robust", help="config names in config/")
+    parser.add_argument("--configs", default="mini,mini_robust,mini_finetune,mini_robust_finetune",
+                        help="config names in config/, in training order")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key in every run, e.g. num_epochs=3")
     parser.add_argument("--out", default="runs/robust", help="folder for the run directories")

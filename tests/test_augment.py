@@ -408,3 +408,25 @@ def test_eer_by_condition_splits_a_score_file_by_shift_condition(shifted, tmp_pa
     eers = eer_by_condition(tmp_path / "scores.txt", root)
     assert set(eers) == set(both) and eers[worst] == 100
     assert all(v == 0 for k, v in eers.items() if k != worst)
+
+
+def test_fine_tuning_configs_continue_the_demo_and_differ_only_in_augmentation(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("robust_experiment", CONFIG_DIR.parent / "scripts" / "robust_experiment.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    control = load_config(CONFIG_DIR / "mini_finetune.conf")
+    robust = load_config(CONFIG_DIR / "mini_robust_finetune.conf")
+    assert {k for k in robust if robust[k] != control[k]} == {"augment"}
+    assert robust["augment"] == load_config(CONFIG_DIR / "mini_robust.conf")["augment"]
+    mini = load_config(CONFIG_DIR / "mini.conf")
+    assert {k for k in mini if mini[k] != control[k]} == {"init_weights", "num_epochs", "optim_config"}
+    assert control["init_weights"] == "runs/mini/weights/last.pth"  # where the demo writes
+    # the experiment starts each fine-tuning run from its own mini run of the same seed
+    with pytest.raises(ConfigError, match="list mini before mini_robust_finetune"):
+        script._start_from_own_run(robust, "mini_robust_finetune", 3, tmp_path)
+    (tmp_path / "mini_s3").mkdir()
+    (tmp_path / "mini_s3" / "metrics.json").write_text(json.dumps({"final_weights": "w/last.pth"}))
+    assert script._start_from_own_run(robust, "mini_robust_finetune", 3, tmp_path)["init_weights"] == "w/last.pth"
+    official = {**robust, "init_weights": "official:AASIST-L"}
+    assert script._start_from_own_run(official, "x", 3, tmp_path) == official
