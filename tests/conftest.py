@@ -24,6 +24,16 @@ def official_weights(name: str) -> Path:
     return pretrained.official(name).weights
 
 
+def load_script(name: str):
+    """Import ``scripts/<name>`` as a module (its ``main`` runs only under ``__main__``), to
+    call its functions or ``main(argv)`` in-process."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"_script_{Path(name).stem}", ROOT / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tiny_corpus(dest: Path, seed: int, train=(4, 8), dev=(6, 12), eval=(6, 18)) -> Path:
     """A generated LA-format corpus with (bona fide, spoof) utterances per split; returns LA/."""
     make_mini(dest, seed=seed, sizes={"train": train, "dev": dev, "eval": eval}, progress=False)

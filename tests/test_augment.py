@@ -15,7 +15,7 @@ from aasist.augment import TRANSFORMS, Augmenter, TrainAugmentation, validate_au
 from aasist.augment.shift import CONDITIONS, make_shifted_copy
 from aasist.config import load_config
 from aasist.errors import ConfigError, DataError
-from conftest import CONFIG_DIR, run_cli, tiny_corpus
+from conftest import CONFIG_DIR, load_script, run_cli, tiny_corpus
 
 FS = 16000
 
@@ -411,10 +411,7 @@ def test_eer_by_condition_splits_a_score_file_by_shift_condition(shifted, tmp_pa
 
 
 def test_fine_tuning_configs_continue_the_demo_and_differ_only_in_augmentation(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("robust_experiment", CONFIG_DIR.parent / "scripts" / "robust_experiment.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("robust_experiment.py")
     control = load_config(CONFIG_DIR / "mini_finetune.conf")
     robust = load_config(CONFIG_DIR / "mini_robust_finetune.conf")
     assert {k for k in robust if robust[k] != control[k]} == {"augment"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
 import json
 import pkgutil
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import aasist
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 NOTEBOOK = ROOT / "Audio Deepfake Detection.ipynb"
 # Comments that exempt an import line: optional on purpose (the code says how to install it),
@@ -47,9 +46,7 @@ def test_the_command_line_starts():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scripts").glob("*.py")), ids=lambda p: p.name)
 def test_every_script_imports(path):
-    spec = importlib.util.spec_from_file_location(f"_script_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # scripts run only under `if __name__ == "__main__"`
+    load_script(path.name)  # scripts run only under `if __name__ == "__main__"`
 
 
 def _requirement_names(path: Path) -> set[str]:

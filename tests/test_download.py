@@ -33,6 +33,7 @@ from aasist.download import (COMPLETE_MARKER, PRETRAINED_SHA256, download_file,
                              verify_corpus, verify_la)
 from aasist.data.protocols import la_paths
 from aasist.errors import DataError, DownloadError
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_WEIGHTS = REPO / "aasist" / "pretrained"  # the bundled official checkpoints
@@ -694,15 +695,6 @@ def test_script_404_one_line(server, tmp_path, capsys):
     url = server.url("/nope/LA.zip")
     proc = run_in_process(capsys, "download_dataset.py", "--url", url, "--dest", tmp_path)
     assert_one_line_error(proc, "404", url)
-
-
-def load_script(name):
-    """Import a script as a module, to call its ``main(argv)`` in-process (fast)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name.replace(".py", ""), REPO / "scripts" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_in_process(capsys, name, *args):
