@@ -142,6 +142,23 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
 
 
+def _stem_pool(x: torch.Tensor) -> torch.Tensor:
+    """``max_pool2d(|x|, (3, 3))`` of the sinc output: (B, F, L) -> (B, 1, F // 3, L // 3).
+
+    PyTorch's 2-D max-pool on a 1-channel input runs a scalar loop (about 80 ms for a batch
+    of 8 x 4 s). Without gradients, the maximum over 3 adjacent bands (whole rows, so
+    vectorised) followed by a 1-D max-pool over time gives the same values about 4x faster.
+    The input needs no gradient in training either: the filterbank is fixed.
+    """
+    if x.requires_grad:  # e.g. gradients with respect to the waveform: the official op
+        return F.max_pool2d(x.abs().unsqueeze(1), (3, 3))
+    a = x.abs_()
+    n = a.shape[1] // 3 * 3
+    bands = torch.maximum(a[:, 0:n:3], a[:, 1:n:3])
+    bands = torch.maximum(bands, a[:, 2:n:3], out=bands)  # (B, F // 3, L)
+    return F.max_pool1d(bands, 3).unsqueeze(1)
+
+
 def _max_pool_time(x: torch.Tensor) -> torch.Tensor:
     """Max-pool by 3 along the last axis: (B, C, F, T) -> (B, C, F, T // 3).
 
@@ -386,7 +403,7 @@ class Model(nn.Module):
                 f"input has {x.shape[1]} samples; AASIST needs at least {self.min_samples} "
                 f"({self.min_samples / 16000:.3f} s at 16 kHz): repeat-pad shorter clips")
         x = self.conv_time(x, mask=freq_aug)  # (B, n_sinc, L')
-        x = F.max_pool2d(x.abs().unsqueeze(1), (3, 3))  # (B, 1, F, L' // 3)
+        x = _stem_pool(x)  # (B, 1, n_sinc // 3, L' // 3)
         x = selu_(self.first_bn(x))
         layout = runtime.conv_layout(x.device, self.training)
         for stage in self.encoder:  # nn.Sequential(Residual_block): the official key names

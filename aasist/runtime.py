@@ -50,8 +50,11 @@ def tune_malloc() -> bool:
     except (OSError, AttributeError):  # musl or an unusual libc: leave it alone
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # A trim threshold of -1 switches trimming off (man mallopt). A finite one (2 GiB at
+    # most, mallopt takes an int) still let a training step's freed activations, 2-3 GB at
+    # the top of the heap, go back to the OS and fault back in on the next step.
     ok = (mallopt(_M_MMAP_MAX, 0) == 1
-          and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+          and mallopt(_M_TRIM_THRESHOLD, -1) == 1
           and mallopt(_M_TOP_PAD, 1 << 30) == 1)
     malloc_tuned = ok
     return ok

@@ -1,6 +1,9 @@
 """AASIST model: official checkpoint parity, shapes, lengths, gradients, a training step."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -135,6 +138,24 @@ def test_time_max_pool_equals_nn_max_pool2d(layout):
     assert torch.equal(leaf.grad, ref.grad)
 
 
+@pytest.mark.parametrize("bands, length", [(70, 64472), (23, 100), (22, 101)])
+def test_stem_pool_equals_max_pool2d_of_abs(bands, length):
+    """The 3x3 max-pool of the sinc output's magnitude: the fast path (no gradient needed,
+    as in training) gives the official op's values whatever the band and sample counts
+    modulo 3; an input that needs a gradient gets the official op and its gradient."""
+    from aasist.model import _stem_pool
+
+    x = torch.randn(2, bands, length, generator=torch.Generator().manual_seed(1))
+    ref = x.clone().requires_grad_()
+    expected = torch.nn.functional.max_pool2d(ref.abs().unsqueeze(1), (3, 3))
+    assert torch.equal(_stem_pool(x.clone()), expected.detach())
+    leaf = x.clone().requires_grad_()
+    assert torch.equal(_stem_pool(leaf), expected)
+    _stem_pool(leaf).pow(2).sum().backward()
+    expected.pow(2).sum().backward()
+    assert torch.equal(leaf.grad, ref.grad)
+
+
 @pytest.mark.parametrize("kernel", ["torch", "exp"])
 def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
     from aasist import runtime
@@ -251,10 +272,31 @@ def test_load_weights_errors_name_the_file(tmp_path):
 
 
 def test_malloc_tuning_can_be_switched_off():
-    import subprocess
-    import sys
-
     code = "import aasist.runtime as r, aasist; print(r.malloc_tuned)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={"AASIST_MALLOC_TUNING": "0", "PATH": ""}, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator tuning is Linux-only")
+def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
+    """A freed 2.5 GiB block is reused without page faults: glibc must never trim it away.
+
+    (With M_TRIM_THRESHOLD at its largest finite mallopt value, 2 GiB, a training step's
+    freed activations went back to the OS and page-faulted back in on the next step.)
+    Plain malloc/free in one thread, so that no other allocation lands between them."""
+    code = (
+        "import ctypes, resource, aasist.runtime as r\n"
+        "assert r.malloc_tuned\n"
+        "libc = ctypes.CDLL('libc.so.6'); libc.malloc.restype = ctypes.c_void_p\n"
+        "libc.malloc.argtypes = [ctypes.c_size_t]; libc.free.argtypes = [ctypes.c_void_p]\n"
+        "def touch():\n"
+        "    p = libc.malloc(5 << 29); ctypes.memset(p, 1, 5 << 29); libc.free(p)\n"
+        "touch()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "touch()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    faults = int(out.stdout.strip().splitlines()[-1])
+    assert faults < (5 << 29) // 4096 // 10, f"{faults} page faults re-touching a freed 2.5 GiB block"
