@@ -233,7 +233,8 @@ class Residual_block(nn.Module):  # noqa: N801 - official class name, kept for f
 
         out = selu_(self.bn2(conv(self.conv1, x)))
         out = self.conv2(out)
-        out = out + (conv(self.conv_downsample, x) if self.downsample else x)
+        # in place: conv2's backward needs its input, not its output; one buffer fewer
+        out += conv(self.conv_downsample, x) if self.downsample else x
         return _max_pool_time(out)
 
 
