@@ -286,8 +286,8 @@ def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
     freed activations went back to the OS and page-faulted back in on the next step.)
     Plain malloc/free in one thread, so that no other allocation lands between them."""
     code = (
-        "import ctypes, resource, aasist.runtime as r\n"
-        "assert r.malloc_tuned\n"
+        "import ctypes, resource, sys, aasist.runtime as r\n"
+        "if not r.malloc_tuned: print('untuned'); sys.exit()\n"
         "libc = ctypes.CDLL('libc.so.6'); libc.malloc.restype = ctypes.c_void_p\n"
         "libc.malloc.argtypes = [ctypes.c_size_t]; libc.free.argtypes = [ctypes.c_void_p]\n"
         "def touch():\n"
@@ -298,5 +298,8 @@ def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True)
-    faults = int(out.stdout.strip().splitlines()[-1])
+    last = out.stdout.strip().splitlines()[-1]
+    if last == "untuned":
+        pytest.skip("allocator tuning not applied here (AASIST_MALLOC_TUNING=0, or no glibc mallopt)")
+    faults = int(last)
     assert faults < (5 << 29) // 4096 // 10, f"{faults} page faults re-touching a freed 2.5 GiB block"
