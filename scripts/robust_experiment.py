@@ -12,7 +12,12 @@ OUT/results.json): clean and shifted eval EER, training seconds per epoch, and p
 means over seeds.  The fine-tuning configs (init_weights runs/mini/...) start from the same
 seed's mini run of this experiment: mini_finetune continues it on clean audio (the control),
 mini_robust_finetune with the robust augmentation, both for 6 epochs.  ``--set`` changes
-every run, fine-tuning included.
+every run, fine-tuning included; ``--start-from DIR`` takes the mini runs from an earlier
+experiment's folder, so fine-tuning variants need not train them again; ``--p-scale X``
+multiplies every augmentation probability (lighter or heavier augmentation):
+
+    python scripts/robust_experiment.py --configs mini_finetune,mini_robust_finetune \
+        --start-from runs/robust --out runs/robust_ft12 --set num_epochs=12
 
 The same commands by hand, for one seed and config (a fine-tuning run adds
 ``--set init_weights=runs/robust/mini_sN/weights/last.pth``)::
@@ -46,7 +51,7 @@ from aasist.train import train  # noqa: E402
 
 def _start_from_own_run(config: dict, config_name: str, seed: int, out: Path) -> dict:
     """A fine-tuning config whose ``init_weights`` is ``runs/<name>/...`` (where the demo
-    writes) starts from this experiment's ``<name>`` run on the same corpus seed instead."""
+    writes) starts from the ``<name>`` run on the same corpus seed in ``out`` instead."""
     init = Path(config["init_weights"])
     if not config["init_weights"] or len(init.parts) < 2 or init.parts[0] != "runs":
         return config
@@ -54,17 +59,26 @@ def _start_from_own_run(config: dict, config_name: str, seed: int, out: Path) ->
     metrics = out / f"{base}_s{seed}" / "metrics.json"
     if not metrics.is_file():
         raise ConfigError(f"{config_name} fine-tunes the weights of {base}: list {base} before "
-                          f"{config_name} in --configs (no finished run in {metrics.parent})")
+                          f"{config_name} in --configs, or point --start-from at a folder with "
+                          f"one (no finished run in {metrics.parent})")
     return {**config, "init_weights": json.loads(metrics.read_text())["final_weights"]}
+
+
+def run_config(config_name: str, seed: int, args) -> dict:
+    """The validated config of one run: corpus seed and path, ``--set``, ``--p-scale`` and
+    the starting weights of a fine-tuning config applied."""
+    data = Path(args.data) / f"mini_s{seed}"
+    overrides = [f"mini_seed={seed}", f"database_path={data / 'LA'}", *args.overrides]
+    config = load_config(ROOT / "config" / f"{config_name}.conf", overrides)
+    config["augment"] = [{**t, "p": min(1.0, t["p"] * args.p_scale)} for t in config["augment"]]
+    return _start_from_own_run(config, config_name, seed, Path(args.start_from or args.out))
 
 
 def run_one(config_name: str, seed: int, args) -> dict:
     """Train (or finish, or reuse) one run; return its clean and shifted eval results."""
     data = Path(args.data) / f"mini_s{seed}"
     ensure_mini(data, seed=seed, progress=False)
-    overrides = [f"mini_seed={seed}", f"database_path={data / 'LA'}", *args.overrides]
-    config = _start_from_own_run(load_config(ROOT / "config" / f"{config_name}.conf", overrides),
-                                 config_name, seed, Path(args.out))
+    config = run_config(config_name, seed, args)
     out = Path(args.out) / f"{config_name}_s{seed}"
     if not (out / "metrics.json").is_file():
         train(config, out, resume=(out / "checkpoint.pt").is_file(), device=args.device,
@@ -102,7 +116,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2", help="mini corpus seeds, comma-separated")
     parser.add_argument("--configs", default="mini,mini_robust,mini_finetune,mini_robust_finetune",
@@ -110,11 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key in every run, e.g. num_epochs=3")
     parser.add_argument("--out", default="runs/robust", help="folder for the run directories")
+    parser.add_argument("--start-from", default=None, metavar="DIR",
+                        help="folder whose mini runs the fine-tuning configs start from (default: --out)")
+    parser.add_argument("--p-scale", type=float, default=1.0, metavar="X",
+                        help="multiply every augmentation probability by X (capped at 1)")
     parser.add_argument("--data", default="data", help="folder for the corpora and shifted copies")
     parser.add_argument("--shift-seed", type=int, default=0, help="seed of the shifted copies")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if not args.p_scale >= 0:
+        parser.error(f"--p-scale must be 0 or more, got {args.p_scale}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     def run() -> None:
         rows = [run_one(name, int(seed), args) for seed in args.seeds.split(",")

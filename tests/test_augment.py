@@ -427,3 +427,23 @@ def test_fine_tuning_configs_continue_the_demo_and_differ_only_in_augmentation(t
     assert script._start_from_own_run(robust, "mini_robust_finetune", 3, tmp_path)["init_weights"] == "w/last.pth"
     official = {**robust, "init_weights": "official:AASIST-L"}
     assert script._start_from_own_run(official, "x", 3, tmp_path) == official
+
+
+def test_robust_experiment_scales_augmentation_and_starts_from_another_folder(tmp_path):
+    script = load_script("robust_experiment.py")
+    (tmp_path / "base" / "mini_s1").mkdir(parents=True)
+    (tmp_path / "base" / "mini_s1" / "metrics.json").write_text(json.dumps({"final_weights": "b/last.pth"}))
+    args = script.parse_args(["--out", str(tmp_path / "new"), "--start-from", str(tmp_path / "base"),
+                              "--p-scale", "0.5", "--data", str(tmp_path / "data")])
+    config = script.run_config("mini_robust_finetune", 1, args)
+    listed = load_config(CONFIG_DIR / "mini_robust_finetune.conf")["augment"]
+    assert [t["p"] for t in config["augment"]] == [t["p"] / 2 for t in listed]
+    assert [{**t, "p": 0} for t in config["augment"]] == [{**t, "p": 0} for t in listed]
+    assert config["init_weights"] == "b/last.pth" and config["mini_seed"] == 1
+    heavy = script.run_config("mini_robust", 1, script.parse_args(["--p-scale", "3"]))
+    assert max(t["p"] for t in heavy["augment"]) == 1.0  # capped
+    # without --start-from the base run is looked for in --out
+    with pytest.raises(ConfigError, match="--start-from"):
+        script.run_config("mini_robust_finetune", 1, script.parse_args(["--out", str(tmp_path / "new")]))
+    with pytest.raises(SystemExit):
+        script.parse_args(["--p-scale", "-1"])
