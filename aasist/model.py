@@ -482,6 +482,25 @@ def load_weights(model: Model, path: PathLike, strict: bool = True) -> Model:
     return model
 
 
+def interpolate_weights(model_config: Mapping[str, Any], a: PathLike, b: PathLike,
+                        alpha: float = 0.5) -> Model:
+    """A model whose weights are ``(1 - alpha) * a + alpha * b``, parameters and BatchNorm
+    statistics alike (integer counters from ``b``); ``a`` and ``b`` as `load_weights` takes.
+
+    Two fine-tunes of the same model (say on clean and on augmented audio) stay in one basin,
+    so their weight average behaves like an ensemble of both at the cost of one model
+    (weight-space ensembling, Wortsman et al., CVPR 2022).
+    """
+    if not 0 <= alpha <= 1:
+        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+    first = load_weights(build_model(model_config), a)
+    second = load_weights(build_model(model_config), b).state_dict()
+    mixed = {k: torch.lerp(v, second[k], alpha) if v.is_floating_point() else second[k]
+             for k, v in first.state_dict().items()}
+    first.load_state_dict(mixed)
+    return first
+
+
 def load_model(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
                device: str = "cpu", overrides: Iterable[str] = ()) -> Model:
     """Config file + weights -> model in eval mode on ``device``.

@@ -303,3 +303,40 @@ def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
         pytest.skip("allocator tuning not applied here (AASIST_MALLOC_TUNING=0, or no glibc mallopt)")
     faults = int(last)
     assert faults < (5 << 29) // 4096 // 10, f"{faults} page faults re-touching a freed 2.5 GiB block"
+
+
+def test_interpolated_weights_lie_between_the_two_and_the_script_writes_them(tmp_path, capsys):
+    from aasist.errors import ConfigError, DataError
+    from aasist.model import interpolate_weights
+    from conftest import load_script
+    config = aasist.load_config(CONFIG_DIR / "mini.conf")
+    torch.manual_seed(0)
+    a, b = _model("mini"), _model("mini")
+    with torch.no_grad():
+        for p in b.parameters():
+            p.add_(torch.randn_like(p))
+        b.encoder[0][0].bn2.running_var.mul_(3)  # BatchNorm statistics are averaged too
+        b.encoder[0][0].bn2.num_batches_tracked.fill_(7)
+    torch.save(a.state_dict(), tmp_path / "a.pth")
+    torch.save(b.state_dict(), tmp_path / "b.pth")
+    sa, sb = a.state_dict(), b.state_dict()
+    for alpha, expect in ((0.0, sa), (1.0, sb)):
+        mixed = interpolate_weights(config["model_config"], tmp_path / "a.pth", tmp_path / "b.pth", alpha).state_dict()
+        assert all(torch.equal(mixed[k], expect[k]) for k in expect if expect[k].is_floating_point())
+    half = interpolate_weights(config["model_config"], tmp_path / "a.pth", tmp_path / "b.pth").state_dict()
+    assert all(torch.allclose(half[k], (sa[k] + sb[k]) / 2, atol=1e-6) for k in sa if sa[k].is_floating_point())
+    assert half["encoder.0.0.bn2.num_batches_tracked"] == 7
+    with pytest.raises(ConfigError, match="alpha"):
+        interpolate_weights(config["model_config"], tmp_path / "a.pth", tmp_path / "b.pth", 1.5)
+    with pytest.raises(DataError, match="AASIST.pth.*do not fit"):
+        interpolate_weights(config["model_config"], tmp_path / "a.pth", official_weights("AASIST"))
+
+    script = load_script("interpolate_weights.py")
+    out = tmp_path / "soup" / "mid.pth"
+    assert script.main(["--config", str(CONFIG_DIR / "mini.conf"), str(tmp_path / "a.pth"),
+                        str(tmp_path / "b.pth"), "--out", str(out)]) == 0
+    saved = torch.load(out, weights_only=True)
+    assert all(torch.equal(saved[k], half[k]) for k in half)
+    assert script.main(["--config", str(CONFIG_DIR / "mini.conf"), str(tmp_path / "missing.pth"),
+                        str(tmp_path / "b.pth"), "--out", str(tmp_path / "x.pth")]) == 1
+    assert "missing.pth: weights not found" in capsys.readouterr().err and not (tmp_path / "x.pth").exists()
