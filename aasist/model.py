@@ -487,9 +487,9 @@ def interpolate_weights(model_config: Mapping[str, Any], a: PathLike, b: PathLik
     """A model whose weights are ``(1 - alpha) * a + alpha * b``, parameters and BatchNorm
     statistics alike (integer counters from ``b``); ``a`` and ``b`` as `load_weights` takes.
 
-    Two fine-tunes of the same model (say on clean and on augmented audio) stay in one basin,
-    so their weight average behaves like an ensemble of both at the cost of one model
-    (weight-space ensembling, Wortsman et al., CVPR 2022).
+    Two fine-tunes of the same model (say on clean and on augmented audio) usually stay in one
+    basin, so their weight average behaves much like an ensemble of both at the cost of one
+    model ("model soups", Wortsman et al., ICML 2022).
     """
     if not 0 <= alpha <= 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
