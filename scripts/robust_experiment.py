@@ -16,7 +16,7 @@ every run, fine-tuning included; ``--start-from DIR`` takes the mini runs from a
 experiment's folder, so fine-tuning variants need not train them again; ``--p-scale X``
 multiplies every augmentation probability (lighter or heavier augmentation):
 
-    python scripts/robust_experiment.py --configs mini_finetune,mini_robust_finetune \
+    python scripts/robust_experiment.py --configs mini_finetune,mini_robust_finetune \\
         --start-from runs/robust --out runs/robust_ft12 --set num_epochs=12
 
 The same commands by hand, for one seed and config (a fine-tuning run adds
