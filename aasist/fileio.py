@@ -34,4 +34,12 @@ def atomic_write(path: PathLike, mode: str = "w", *, durable: bool = True,
         tmp.unlink(missing_ok=True)
 
 
-__all__ = ["atomic_write"]
+def atomic_torch_save(obj, path: PathLike) -> None:
+    """``torch.save`` that a kill never leaves half-written (see `atomic_write`)."""
+    import torch  # here, so the rest of this module stays importable without torch
+
+    with atomic_write(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
+__all__ = ["atomic_torch_save", "atomic_write"]

@@ -40,7 +40,7 @@ from .augment import train_augmentation
 from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
-from .fileio import atomic_write
+from .fileio import atomic_torch_save
 from .evaluate import evaluate_split, load_split
 from .model import build_model, count_parameters, load_weights
 from . import runtime
@@ -177,12 +177,6 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    """torch.save that a kill never leaves half-written (see `atomic_write`)."""
-    with atomic_write(path, "wb") as fh:
-        torch.save(obj, fh)
-
-
 # --------------------------------------------------------------------------- loop
 
 def train_epoch(model, loader, optimizer, scheduler, device, *, class_weights, freq_aug: bool,
@@ -313,7 +307,7 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
     state["epoch"] = row["epoch"] + 1
     checkpoint = {name: (part.state_dict() if part is not None else None)
                   for name, part in parts.items() if name != "generator"}
-    _atomic_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
+    atomic_torch_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
                   "selu_kernel": runtime.selu_kernel(), "state": state, "config": config},
                  out / "checkpoint.pt")
     tdcf = dev_report["min_tdcf"]

@@ -20,11 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, uninstalled
 
-import torch  # noqa: E402
-
 from aasist.cli import run_with_errors  # noqa: E402
 from aasist.config import load_config  # noqa: E402
-from aasist.fileio import atomic_write  # noqa: E402
+from aasist.fileio import atomic_torch_save  # noqa: E402
 from aasist.model import interpolate_weights  # noqa: E402
 
 
@@ -40,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> None:
         config = load_config(args.config)
         model = interpolate_weights(config["model_config"], args.a, args.b, args.alpha)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(args.out, "wb") as fh:
-            torch.save(model.state_dict(), fh)
+        atomic_torch_save(model.state_dict(), args.out)  # creates the folder too
         print(f"wrote {args.out}: {1 - args.alpha:g} x {args.a} + {args.alpha:g} x {args.b}")
 
     return run_with_errors(run)

@@ -111,9 +111,9 @@ def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tm
     killed = tmp_path / "killed"
     # The child SIGKILLs itself right after writing its first checkpoint: no race with a poller.
     child = (f"import os, signal, sys\nimport aasist.train as t\nfrom aasist import cli\n"
-             f"save = t._atomic_save\n"
+             f"save = t.atomic_torch_save\n"
              f"def save_then_die(obj, path):\n    save(obj, path)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-             f"t._atomic_save = save_then_die\nsys.exit(cli.main({[*args, '--out', str(killed)]!r}))\n")
+             f"t.atomic_torch_save = save_then_die\nsys.exit(cli.main({[*args, '--out', str(killed)]!r}))\n")
     proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert (killed / "checkpoint.pt").is_file() and not (killed / "metrics.json").exists()
