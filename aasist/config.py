@@ -24,6 +24,8 @@ REQUIRED = object()  # marks a key that the config file must contain
 MODEL_SCHEMA: dict[str, tuple[type, Any, str]] = {
     "architecture": (str, "AASIST", "model family; only AASIST exists (AASIST-L is a smaller AASIST)"),
     "nb_samp": (int, REQUIRED, "samples per training/eval window at 16 kHz (64600 = 4.04 s)"),
+    "eval_nb_samp": (int, 0, "samples per scoring window (dev/eval scoring, predict, stream, serve) "
+                     "when it should differ from nb_samp; 0 = nb_samp, the official rule"),
     "first_conv": (int, REQUIRED, "sinc filter length (an even value is made odd, as officially)"),
     "filts": (list, REQUIRED, "[n_sinc, [in, out] x 4] channels of the sinc layer and residual blocks"),
     "gat_dims": (list, REQUIRED, "[graph attention dim, heterogeneous graph dim]"),
@@ -172,8 +174,21 @@ def validate_config(config: Mapping[str, Any]) -> dict:
                           f"got {config['corpus']!r}")
     if config["max_dev_items"] < 0:
         raise ConfigError(f"max_dev_items must be 0 (all) or more, got {config['max_dev_items']}")
+    if config["model_config"]["eval_nb_samp"] < 0:
+        raise ConfigError(f"model_config.eval_nb_samp must be 0 (= nb_samp) or a number of samples, "
+                          f"got {config['model_config']['eval_nb_samp']}")
     config["augment"] = _validate_augment(config["augment"])
     return config
+
+
+def scoring_samples(model_config: Mapping[str, Any]) -> int:
+    """Samples per window when a model scores audio: ``eval_nb_samp``, else ``nb_samp``.
+
+    The official recipe scores the first ``nb_samp`` samples, the length it trains on
+    (4.04 s, most of an LA utterance). A config that trains on short crops for speed (the
+    mini demo's 0.25 s) can score more of each clip: the model is length-agnostic.
+    """
+    return int(model_config.get("eval_nb_samp") or model_config["nb_samp"])
 
 
 def _validate_augment(entries: list) -> list:

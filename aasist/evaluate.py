@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import plots
-from .config import loader_workers
+from .config import loader_workers, scoring_samples
 from .data.cache import DecodedCache
 from .data.corpora import DEFAULT, Corpus, asv_files_2021, get_corpus
 from .data.datasets import EvalDataset
@@ -63,9 +63,10 @@ def load_split(config: Mapping[str, Any], split: str) -> tuple[list, Any, Path |
 
 
 def eval_loader(records, source, config: Mapping[str, Any], device: torch.device) -> DataLoader:
-    """Batched, ordered loader over first-window crops (official evaluation input)."""
+    """Batched, ordered loader over first-window crops (official evaluation input) of
+    :func:`aasist.config.scoring_samples` samples."""
     corpus = corpus_of(config)
-    dataset = EvalDataset(records, source, config["model_config"]["nb_samp"],
+    dataset = EvalDataset(records, source, scoring_samples(config["model_config"]),
                           audio_ext=corpus.audio_ext, resample=corpus.resample)
     return DataLoader(dataset, batch_size=config["batch_size"], shuffle=False,
                       num_workers=loader_workers(config),

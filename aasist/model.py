@@ -441,9 +441,10 @@ def build_model(model_config: Mapping[str, Any]) -> Model:
         if len(model_config[key]) < n:
             raise ConfigError(f"model_config.{key} needs {n} values, got {model_config[key]!r}")
     model = Model(model_config)
-    if model_config["nb_samp"] < model.min_samples:
-        raise ConfigError(f"model_config.nb_samp={model_config['nb_samp']} is shorter than the "
-                          f"{model.min_samples} samples this architecture needs")
+    for key in ("nb_samp", "eval_nb_samp"):
+        if 0 < model_config.get(key, 0) < model.min_samples:
+            raise ConfigError(f"model_config.{key}={model_config[key]} is shorter than the "
+                              f"{model.min_samples} samples this architecture needs")
     return model
 
 

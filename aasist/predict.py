@@ -18,7 +18,9 @@ Input
     always tried, whatever its extension.
 
 Windows
-    The model sees ``nb_samp`` samples at a time (64600 = 4.04 s in the official configs).
+    The model sees ``nb_samp`` samples at a time: the config's scoring window
+    (``model_config.eval_nb_samp`` where set, else ``nb_samp``; 64600 = 4.04 s in the official
+    configs).
 
     * A clip of at most ``nb_samp`` samples is scored exactly as the official evaluation scores
       it: repeat-padded to ``nb_samp`` (tile, then cut: the official ``pad``). A 16 kHz file
@@ -103,6 +105,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .config import scoring_samples
 from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
 from .errors import AasistError, ConfigError, DataError
 from .model import load_model
@@ -300,16 +303,17 @@ class Detector:
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                  aggregate: str = "min"):
         model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
-        self._setup(model, int(model.d_args["nb_samp"]), threshold, hop_seconds, batch_size,
+        self._setup(model, scoring_samples(model.d_args), threshold, hop_seconds, batch_size,
                     aggregate)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, nb_samp: Optional[int] = None,
                    threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                    batch_size: Optional[int] = None, aggregate: str = "min") -> "Detector":
-        """Wrap an already built model (``nb_samp`` default: its config's ``nb_samp``)."""
+        """Wrap an already built model (``nb_samp`` default: its config's scoring window,
+        :func:`aasist.config.scoring_samples`)."""
         if nb_samp is None:
-            nb_samp = int(model.d_args["nb_samp"])
+            nb_samp = scoring_samples(model.d_args)
         det = cls.__new__(cls)
         det._setup(model.eval(), int(nb_samp), threshold, hop_seconds, batch_size, aggregate)
         return det

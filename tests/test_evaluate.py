@@ -8,12 +8,16 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
+from aasist.config import load_config
 from aasist.data.corpora import get_corpus
 from aasist.data.mini_corpora import make_mini_corpus
 from aasist.data.protocols import CmRecord
-from aasist.errors import DataError
-from aasist.evaluate import join_scores
+from aasist.errors import ConfigError, DataError
+from aasist.evaluate import eval_loader, join_scores, load_split
+from aasist.model import build_model
+from aasist.predict import Detector
 from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights, run_cli, tiny_corpus
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -34,6 +38,27 @@ def test_join_is_by_utterance_id_not_position():
         join_scores(records, {k: v for k, v in scores.items() if k != "U5"})
     with pytest.raises(DataError, match="not in the protocol .*X"):
         join_scores(records, {**scores, "X": 1.0})
+
+
+def test_eval_nb_samp_is_the_scoring_window_of_evaluation_and_predict(corpus):
+    base = [f"database_path={corpus}", "num_workers=0", "use_cache=false"]
+    longer = load_config(CONFIG_DIR / "mini.conf", base)  # trains on 4,000, scores 16,000
+    official = load_config(CONFIG_DIR / "mini.conf", base + ["model_config.eval_nb_samp=0"])
+    assert (longer["model_config"]["nb_samp"], longer["model_config"]["eval_nb_samp"]) == (4000, 16000)
+    records, source, _ = load_split(official, "dev")
+    cpu = torch.device("cpu")
+    x_official, ids_official = next(iter(eval_loader(records, source, official, cpu)))
+    x_longer, ids_longer = next(iter(eval_loader(records, source, longer, cpu)))
+    assert x_official.shape[1] == 4000 and x_longer.shape[1] == 16000
+    # same clips, same start: the official window is the first part of the longer one
+    assert list(ids_official) == list(ids_longer)
+    torch.testing.assert_close(x_longer[:, :4000], x_official, rtol=0, atol=0)
+    assert Detector.from_model(build_model(longer["model_config"])).nb_samp == 16000
+    assert Detector.from_model(build_model(official["model_config"])).nb_samp == 4000
+    with pytest.raises(ConfigError, match="eval_nb_samp must be 0"):
+        load_config(CONFIG_DIR / "mini.conf", ["model_config.eval_nb_samp=-1"])
+    with pytest.raises(ConfigError, match="eval_nb_samp=100 is shorter"):
+        build_model(load_config(CONFIG_DIR / "mini.conf", ["model_config.eval_nb_samp=100"])["model_config"])
 
 
 def test_evaluate_cli_with_official_weights(corpus, tmp_path, capsys):
