@@ -11,13 +11,13 @@ the final weights on both eval splits, and prints one markdown table (also writt
 OUT/results.json): clean and shifted eval EER, training seconds per epoch, and per config the
 means over seeds.  The fine-tuning configs (init_weights runs/mini/...) start from the same
 seed's mini run of this experiment: mini_finetune continues it on clean audio (the control),
-mini_robust_finetune with the robust augmentation, both for 6 epochs.  ``--set`` changes
+mini_robust_finetune with the robust augmentation, both for 12 epochs.  ``--set`` changes
 every run, fine-tuning included; ``--start-from DIR`` takes the mini runs from an earlier
 experiment's folder, so fine-tuning variants need not train them again; ``--p-scale X``
 multiplies every augmentation probability (lighter or heavier augmentation):
 
-    python scripts/robust_experiment.py --configs mini_finetune,mini_robust_finetune \\
-        --start-from runs/robust --out runs/robust_ft12 --set num_epochs=12
+    python scripts/robust_experiment.py --configs mini_robust_finetune \\
+        --start-from runs/robust --out runs/robust_light --p-scale 0.5
 
 The same commands by hand, for one seed and config (a fine-tuning run adds
 ``--set init_weights=runs/robust/mini_sN/weights/last.pth``)::
