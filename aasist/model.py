@@ -441,8 +441,9 @@ def build_model(model_config: Mapping[str, Any]) -> Model:
         if len(model_config[key]) < n:
             raise ConfigError(f"model_config.{key} needs {n} values, got {model_config[key]!r}")
     model = Model(model_config)
-    for key in ("nb_samp", "eval_nb_samp"):
-        if 0 < model_config.get(key, 0) < model.min_samples:
+    # nb_samp always; eval_nb_samp only where set (0 = nb_samp)
+    for key in ("nb_samp", "eval_nb_samp") if model_config.get("eval_nb_samp") else ("nb_samp",):
+        if model_config[key] < model.min_samples:
             raise ConfigError(f"model_config.{key}={model_config[key]} is shorter than the "
                               f"{model.min_samples} samples this architecture needs")
     return model

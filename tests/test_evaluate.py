@@ -59,6 +59,8 @@ def test_eval_nb_samp_is_the_scoring_window_of_evaluation_and_predict(corpus):
         load_config(CONFIG_DIR / "mini.conf", ["model_config.eval_nb_samp=-1"])
     with pytest.raises(ConfigError, match="eval_nb_samp=100 is shorter"):
         build_model(load_config(CONFIG_DIR / "mini.conf", ["model_config.eval_nb_samp=100"])["model_config"])
+    with pytest.raises(ConfigError, match="model_config.nb_samp=0 is shorter"):  # 0 means "unset" only for eval_nb_samp
+        build_model(load_config(CONFIG_DIR / "mini.conf", ["model_config.nb_samp=0"])["model_config"])
 
 
 def test_evaluate_cli_with_official_weights(corpus, tmp_path, capsys):
