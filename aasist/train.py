@@ -308,8 +308,8 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
     checkpoint = {name: (part.state_dict() if part is not None else None)
                   for name, part in parts.items() if name != "generator"}
     atomic_torch_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
-                  "selu_kernel": runtime.selu_kernel(), "state": state, "config": config},
-                 out / "checkpoint.pt")
+                       "selu_kernel": runtime.selu_kernel(), "state": state, "config": config},
+                      out / "checkpoint.pt")
     tdcf = dev_report["min_tdcf"]
     print(f"epoch {row['epoch']:3d}  loss {float(row['train_loss']):.4f}  dev EER {dev_eer:6.2f}%  "
           f"dev t-DCF {tdcf if tdcf is None else f'{tdcf:.4f}'}  {row['seconds']} s"

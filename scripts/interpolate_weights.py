@@ -3,7 +3,7 @@
 
     python scripts/interpolate_weights.py --config config/mini.conf \\
         runs/mini_finetune/weights/last.pth runs/mini_robust_finetune/weights/last.pth \\
-        --out runs/mini_soup.pth
+        --alpha 0.75 --out runs/mini_soup.pth
     python -m aasist evaluate --config config/mini.conf --weights runs/mini_soup.pth
 
 Meant for two fine-tunes of the same trained model, one on clean audio and one with
