@@ -20,19 +20,33 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif", ".a
 
 
 def list_audio(folder: str | Path, key: str) -> list[tuple[Path, int, int]]:
-    """``(path, frames, sample_rate)`` of every readable audio file under ``folder``."""
+    """``(path, frames, sample_rate)`` of every audio file under ``folder``.
+
+    A file with an audio extension that libsndfile cannot read, or that holds no samples, is
+    a ConfigError naming it: training with fewer files than the folder holds, and saying
+    nothing, would train on less than the user asked for.
+    """
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise ConfigError(f"{key}: folder {root} not found; give a folder of audio files "
                           f"or drop '{key.rsplit('.', 1)[-1]}' to use generated audio")
-    found = []
+    found, broken = [], []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
         try:
             info = sf.info(str(path))
-        except (RuntimeError, sf.LibsndfileError):
-            continue  # not audio after all: skip it
+        except (RuntimeError, sf.LibsndfileError, OSError) as exc:
+            why = " ".join(str(exc).replace(f"Error opening {str(path)!r}: ", "").split())
+            broken.append(f"{path} ({why or exc.__class__.__name__})")
+            continue
         if info.frames > 0:
             found.append((path, int(info.frames), int(info.samplerate)))
+        else:
+            broken.append(f"{path} (no samples)")
+    if broken:
+        more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
+        raise ConfigError(f"{key}: {len(broken)} of {len(broken) + len(found)} audio files in "
+                          f"{root} cannot be used: {'; '.join(broken[:3])}{more}; replace or "
+                          f"remove them")
     if not found:
         raise ConfigError(f"{key}: no readable audio files in {root} "
                           f"({', '.join(sorted(AUDIO_SUFFIXES))})")
