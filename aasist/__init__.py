@@ -1,27 +1,50 @@
-"""AASIST / AASIST-L spoofed-speech detection: models, data, training and evaluation.
+"""AASIST / AASIST-L spoofed-speech detection: models, data, training, evaluation, scoring.
 
 Public entry points::
 
     import aasist
-    config = aasist.load_config("config/AASIST-L.conf", ["num_epochs=10"])
-    model = aasist.build_model(config["model_config"])
-    aasist.load_weights(model, "weights/AASIST-L.pth")   # official checkpoints load as-is
-    model = aasist.load_model()                           # the bundled official AASIST-L
+    detector = aasist.Detector()                       # the bundled official AASIST-L
+    detector.score("clip.wav")                         # {"score", "p_bonafide", "label", ...}
+    model = aasist.get_model("AASIST-L")               # the network alone, eval mode
+    config = aasist.load_config("mini", ["num_epochs=3"])   # a bundled config, or a .conf file
+    model = aasist.build_model(config.model_config)    # a fresh one
+    aasist.load_weights(model, "runs/mini/weights/last.pth")
 
-Importing the package tunes glibc's allocator for large tensors (see `aasist.runtime`;
-``AASIST_MALLOC_TUNING=0`` switches that off).
+    from aasist.train import train                     # one module per step of the pipeline
+    train(config, out_dir="runs/mini-3")
+
+Importing the package changes nothing in the process: no allocator setting, no thread
+count, no environment variable. The command line applies its process settings at start-up
+(:mod:`aasist.runtime`); a program importing the package decides for itself.
 """
 from __future__ import annotations
 
-from . import runtime
-from .config import load_config
-from .errors import AasistError, ConfigError, DataError, DownloadError
-from .model import Model, build_model, count_parameters, load_model, load_weights
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+# name -> module that defines it; imported on first use, so `import aasist` stays light
+_EXPORTS = {
+    "AasistError": "errors", "ConfigError": "errors", "DataError": "errors",
+    "DownloadError": "errors",
+    "Config": "config", "load_config": "config",
+    "build_model": "pretrained", "get_model": "pretrained", "load_model": "pretrained",
+    "load_weights": "pretrained",
+    "count_parameters": "nn", "Kernels": "nn", "Model": "nn",
+    "Detector": "predict",
+}
 
-runtime.tune_malloc()
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aasist' has no attribute {name!r}")
 
 
-__all__ = ["AasistError", "ConfigError", "DataError", "DownloadError", "Model", "build_model",
-           "count_parameters", "load_config", "load_model", "load_weights", "__version__"]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = ["__version__", *_EXPORTS]

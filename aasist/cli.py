@@ -1,5 +1,7 @@
-"""`python -m aasist <command>`: thin wrappers over library functions.
+"""`aasist <command>` (or `python -m aasist <command>`): thin wrappers over library functions.
 
+At start-up the command line applies the process settings of :mod:`aasist.runtime` from the
+environment (allocator tuning, forced kernels); importing the package does none of that.
 Every command turns the package's own errors (bad input, raised as `AasistError`) and a
 full or read-only disk into one line on stderr and a non-zero exit code; anything else is
 a bug and keeps its traceback.
@@ -13,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .data.corpora import CORPORA as CORPUS_NAMES, SUBSETS_2021
-from .errors import AasistError
+from .data.corpora import CORPORA as CORPUS_NAMES, SUBSETS
+from . import __version__
+from .errors import AasistError, ConfigError
 
 # OS errors that describe the user's machine (permissions, a full or read-only disk), not a bug.
 ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
@@ -45,8 +48,9 @@ def run_with_errors(func: Callable[[], int | None]) -> int:
 
 def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--config", required=required,
-                        help="a .conf file, e.g. config/AASIST-L.conf" + (
-                            "" if required else " (default: the config of --weights)"))
+                        help="a .conf file or a bundled config's name (mini, AASIST-L, AASIST, "
+                             "AASIST-L_ep10, ...)" + (
+                            "" if required else "; default: the config of --weights"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted for nested), e.g. num_epochs=10")
 
@@ -79,16 +83,13 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .config import validate_config
     from .evaluate import evaluate_weights
     from .pretrained import resolve_config
 
-    config, weights = resolve_config(args.config, args.weights, args.overrides)
-    if args.corpus is not None:
-        config["corpus"] = args.corpus
-    if args.root is not None:
-        config["database_path"] = args.root
-    report = evaluate_weights(validate_config(config), weights, split=args.split,
+    given = {"corpus": args.corpus, "database_path": args.root}
+    overrides = [*args.overrides, *(f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None)]
+    config, weights = resolve_config(args.config, args.weights, overrides)
+    report = evaluate_weights(config, weights, split=args.split,
                               out_dir=args.out, device=args.device, amp=args.amp,
                               subset=args.subset)
     print(report["text"])
@@ -96,12 +97,12 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_metrics(args) -> int:
+    from .data.corpora import format_report, metrics_from_files
     from .fileio import atomic_write
-    from .reports import format_corpus_report, metrics_from_files
 
     report = metrics_from_files(args.corpus, args.scores, args.keys, subset=args.subset,
                                 asv_scores=args.asv_scores)
-    print(format_corpus_report(report))
+    print(format_report(report))
     if args.json:
         with atomic_write(args.json) as fh:
             fh.write(json.dumps(report, indent=2) + "\n")
@@ -180,16 +181,94 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_make_mini(args) -> int:
-    if args.corpus == "la2019":
-        from .data.mini import make_mini
+    from .data.corpora import DEFAULT, get_corpus
+    from .data.mini import make_mini
 
+    if args.corpus == DEFAULT:  # the demo corpus itself, at its full size
         root = make_mini(args.dest, seed=args.seed)
     else:
-        from .data.mini_corpora import make_mini_corpus
-
-        root = make_mini_corpus(args.corpus, args.dest, seed=args.seed)
+        root = get_corpus(args.corpus).make_mini(args.dest, seed=args.seed)
     print(f"mini corpus ready at {root}")
     return 0
+
+
+def _cmd_download(args) -> int:
+    from . import download
+    from .data.corpora import get_corpus
+
+    progress = not args.no_progress
+    if args.pretrained:
+        paths = download.download_pretrained(args.dest or "weights", args.names,
+                                             base_url=args.base_url, progress=progress)
+        for name, path in paths.items():
+            print(f"{name}: {path}")
+        return 0
+    corpus = get_corpus(args.corpus)
+    dest = args.dest or "."
+    one_zip = [f"--{k.replace('_path', '').replace('_', '-')}" for k in _ONE_ZIP_ONLY
+               if getattr(args, k)]
+    if one_zip and not corpus.archive_top:
+        raise ConfigError(f"{', '.join(one_zip)} apply to corpora that come as one zip "
+                          f"(la2019), not to {corpus.name}")
+    if one_zip:
+        root = download.prepare_zip_corpus(
+            corpus, dest, url=args.url, zip_path=args.zip_path, sha256=args.sha256,
+            force=args.force, remove_archive=args.remove_archive,
+            expected_counts="official" if args.official else "auto", progress=progress)
+    else:
+        root = download.prepare_corpus(corpus, dest, mirror=args.mirror,
+                                       archive_dir=args.archive_dir, force=args.force,
+                                       remove_archives=args.remove_archive, progress=progress)
+    marker = json.loads((root / download.COMPLETE_MARKER).read_text())
+    print(f"{root.name} ready at {root}")
+    for name, record in (marker.get("archives") or {}).items():
+        print(f"  {name}: {record['size']:,} bytes, sha256 {record['sha256']}")
+    return 0
+
+
+_ONE_ZIP_ONLY = ("url", "sha256", "zip_path", "official")
+
+
+def _add_download_parser(sub) -> None:
+    """`download`: a corpus (verified, resumable) or the official checkpoints."""
+    from .download import PRETRAINED_BASE_URL, PRETRAINED_SHA256
+
+    p = sub.add_parser("download", help="download, verify and extract a corpus, or the "
+                                        "official checkpoints (--pretrained)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--corpus", choices=list(CORPUS_NAMES), default="la2019",
+                      help="the corpus (default la2019, into DEST/LA/)")
+    what.add_argument("--pretrained", action="store_true",
+                      help="the official AASIST / AASIST-L checkpoints, SHA-256 verified "
+                           "(a copy is bundled already; this fetches the upstream files)")
+    p.add_argument("--dest", default=None,
+                   help="folder to put the corpus (default .) or the checkpoints "
+                        "(default weights/) in")
+    p.add_argument("--archive-dir", default=None,
+                   help="where the archives are downloaded to, or already are (default: --dest)")
+    p.add_argument("--mirror", default=None,
+                   help="a URL folder serving the archives under their own names, used "
+                        "instead of the official URLs")
+    p.add_argument("--force", action="store_true",
+                   help="extract and verify again even if the corpus is marked complete")
+    p.add_argument("--remove-archive", "--remove-archives", dest="remove_archive",
+                   action="store_true", help="delete each archive once it is checked and extracted")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    one = p.add_argument_group("corpora that come as one zip (la2019)")
+    one.add_argument("--url", default=None, help="where to download the zip from "
+                                                  "(default: the official address)")
+    one.add_argument("--sha256", default=None, help="expected SHA-256 of the zip")
+    one.add_argument("--zip", dest="zip_path", default=None,
+                     help="use this existing zip (e.g. LA.zip) instead of downloading")
+    one.add_argument("--official", action="store_true",
+                     help="also require the official utterance counts (automatic when "
+                          "downloading from the official URL)")
+    pre = p.add_argument_group("--pretrained")
+    pre.add_argument("--names", nargs="+", default=list(PRETRAINED_SHA256),
+                     choices=list(PRETRAINED_SHA256), help="which checkpoints (default: all)")
+    pre.add_argument("--base-url", default=PRETRAINED_BASE_URL,
+                     help="folder URL holding the .pth files (default: clovaai/aasist on GitHub)")
+    p.set_defaults(func=_cmd_download)
 
 
 def _add_evaluate_parser(sub) -> None:
@@ -203,7 +282,7 @@ def _add_evaluate_parser(sub) -> None:
                    help="the corpus folder, or the folder the download put it in "
                         "(default: the config's database_path)")
     p.add_argument("--split", choices=["train", "dev", "eval"], default="eval")
-    p.add_argument("--subset", choices=list(SUBSETS_2021), default="eval",
+    p.add_argument("--subset", choices=list(SUBSETS), default="eval",
                    help="ASVspoof 2021: the subset the metrics are computed on (every trial is scored)")
     p.add_argument("--out", help="output folder (default: runs/evaluate-<weights>-[<corpus>-]<split>)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None)
@@ -220,7 +299,7 @@ def _add_metrics_parser(sub) -> None:
                         "'trial score'; asvspoof5 'filename<TAB>cm-score' with that header")
     p.add_argument("--keys", help="la2021/df2021: trial_metadata.txt or the keys folder; itw: "
                                   "meta.csv; asvspoof5: the 2-column key or the full protocol")
-    p.add_argument("--subset", choices=list(SUBSETS_2021), default="eval",
+    p.add_argument("--subset", choices=list(SUBSETS), default="eval",
                    help="ASVspoof 2021 subset the metrics are computed on")
     p.add_argument("--asv-scores", help="la2019: the organisers' ASV score file (for the "
                                         "t-DCF); la2021: replaces the one beside the keys")
@@ -274,7 +353,8 @@ def _add_serve_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m aasist", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="aasist", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"aasist {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model (official recipe) and evaluate it")
@@ -298,9 +378,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "evaluate --corpus offline)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_make_mini)
+
+    _add_download_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_with_errors(lambda: args.func(args))
+
+    def run() -> int | None:
+        from . import runtime
+
+        runtime.apply(runtime.Settings.from_env())  # allocator tuning, forced kernels
+        return args.func(args)
+
+    return run_with_errors(run)

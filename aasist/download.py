@@ -1,6 +1,6 @@
 """Resumable, verified downloads and safe archive extraction.
 
-Public entry points, each wrapped by a thin script in ``scripts/``:
+Public entry points, behind ``aasist download``:
 
 - :func:`download_file`: one URL to one file, streamed to ``<dest>.part``, resumed with an
   HTTP ``Range`` request, retried with exponential backoff, checked against a SHA-256 and/or
@@ -9,7 +9,8 @@ Public entry points, each wrapped by a thin script in ``scripts/``:
   LA and DF, In-the-Wild, ASVspoof 5): every archive (zip or tar, one or many parts)
   downloaded, checked, extracted safely, the corpus checked against its own protocols, and
   marked complete with ``<corpus folder>/.aasist_complete`` so that re-running does nothing.
-  :func:`prepare_la` is the ASVspoof 2019 LA case, which also takes an archive the user has.
+  :func:`prepare_zip_corpus` is the case of a corpus that comes as one zip (ASVspoof 2019
+  LA, :func:`prepare_la`), which also takes an archive the user has.
 - :func:`download_pretrained`: the official AASIST / AASIST-L checkpoints, SHA-256 pinned.
 
 Interrupting any of them (Ctrl-C, a crash, a lost connection) leaves a state from which the
@@ -62,6 +63,7 @@ __all__ = [
     "safe_extract_zip",
     "prepare_corpus",
     "prepare_la",
+    "prepare_zip_corpus",
     "verify_corpus",
     "verify_la",
     "download_pretrained",
@@ -617,24 +619,28 @@ def _write_marker(folder: Path, info: dict) -> None:
         fh.write(json.dumps(info, indent=2) + "\n")
 
 
-def _la_counts(expected_counts: Mapping[str, int] | str | None, zip_path, url: str
-               ) -> Mapping[str, int] | None:
-    """The protocol sizes ``prepare_la`` checks (see its ``expected_counts``)."""
+def _expected_counts(corpus: Corpus, expected_counts: Mapping[str, int] | str | None, zip_path,
+                     url: str) -> Mapping[str, int] | None:
+    """The protocol sizes a one-zip corpus is checked against (see ``prepare_la``)."""
     if not isinstance(expected_counts, str):
         return expected_counts
+    official_url = corpus.archives[0].url
     if expected_counts == "official" or (expected_counts == "auto" and zip_path is None
-                                         and url == OFFICIAL_LA_URL):
-        return OFFICIAL_LA_COUNTS
+                                         and url == official_url):
+        return corpus.counts
     if expected_counts == "auto":
         return None
     raise ConfigError(f"expected_counts must be 'auto', 'official', None or a mapping, "
                       f"not {expected_counts!r}")
 
 
-def _la_archive(dest: Path, url: str, zip_path, sha256: str | None, **fetch) -> Path:
-    """LA.zip: the user's own copy (checked against ``sha256``) or a verified download."""
+def _zip_archive(corpus: Corpus, dest: Path, url: str, zip_path, sha256: str | None,
+                 **fetch) -> Path:
+    """The corpus's one zip: the user's own copy (checked against ``sha256``) or a verified
+    download."""
+    name = corpus.archives[0].name
     if zip_path is None:
-        return download_file(url, dest / "LA.zip", sha256, desc="LA.zip", **fetch)
+        return download_file(url, dest / name, sha256, desc=name, **fetch)
     archive = Path(zip_path)
     if not archive.is_file():
         raise DownloadError(f"archive not found: {archive}; check the --zip path")
@@ -655,25 +661,27 @@ def _require_top_folder(archive: Path, folder: str, corpus: str) -> None:
                             f"is it the {corpus} archive?")
 
 
-def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
-               zip_path: str | os.PathLike | None = None, sha256: str | None = None,
-               force: bool = False, remove_archive: bool = False,
-               expected_counts: Mapping[str, int] | str | None = "auto", *,
-               progress: bool = True, retries: int = 5, backoff: float = 1.0,
-               timeout: float = 60.0) -> Path:
-    """Download, extract and verify ASVspoof 2019 LA; return the path of ``<dest>/LA``.
+def prepare_zip_corpus(corpus: Corpus | str, dest: str | os.PathLike = ".", url: str | None = None,
+                       zip_path: str | os.PathLike | None = None, sha256: str | None = None,
+                       force: bool = False, remove_archive: bool = False,
+                       expected_counts: Mapping[str, int] | str | None = "auto", *,
+                       progress: bool = True, retries: int = 5, backoff: float = 1.0,
+                       timeout: float = 60.0) -> Path:
+    """Download, extract and verify a corpus that comes as one zip whose top-level folder is
+    ``corpus.archive_top`` (ASVspoof 2019 LA's ``LA.zip``); return ``<dest>/<corpus.root>``.
 
-    The corpus is left exactly as the archive lays it out (its top-level folder is ``LA/``).
+    The corpus is left exactly as the archive lays it out.
 
-    1. If ``<dest>/LA/.aasist_complete`` exists and not ``force``: return at once (no network).
-    2. Download ``url`` to ``<dest>/LA.zip`` (resumable, see :func:`download_file`), unless
-       ``zip_path`` names an archive the user already has, or ``LA.zip`` is already there.
+    1. If ``<dest>/<root>/.aasist_complete`` exists and not ``force``: return at once (no network).
+    2. Download ``url`` (default: the registry's) to ``<dest>/<archive name>`` (resumable, see
+       :func:`download_file`), unless ``zip_path`` names an archive the user already has, or
+       the archive is already there.
     3. Extract it safely into ``dest`` (see :func:`safe_extract_zip`); files already extracted
        by an interrupted earlier run are kept unless ``force``.
-    4. Verify that every utterance of the train/dev/eval CM protocols has its FLAC file, and
-       with ``expected_counts`` the protocol sizes: ``"auto"`` uses :data:`OFFICIAL_LA_COUNTS`
-       when downloading from :data:`OFFICIAL_LA_URL`, ``"official"`` always does, ``None``
-       never does, a mapping gives the sizes to expect.
+    4. Verify that every utterance of every split's protocol has its audio file, and with
+       ``expected_counts`` the protocol sizes: ``"auto"`` uses the registry's official counts
+       when downloading from the official URL, ``"official"`` always does, ``None`` never
+       does, a mapping gives the sizes to expect.
     5. Write the completion marker; then, with ``remove_archive``, delete the archive.
 
     ``force`` ignores the marker and extracts and verifies everything again (an existing
@@ -682,28 +690,43 @@ def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
 
     Raises:
         DownloadError: download or extraction failure (see :func:`download_file`,
-            :func:`safe_extract_zip`), or an archive without a top-level ``LA/`` folder.
+            :func:`safe_extract_zip`), or an archive without the expected top-level folder.
         DataError: the extracted corpus fails verification.
     """
+    corpus = get_corpus(corpus) if isinstance(corpus, str) else corpus
+    if not corpus.archive_top:
+        raise ConfigError(f"{corpus.title} does not come as one zip; use prepare_corpus")
+    url = url or corpus.archives[0].url
     dest = Path(dest)
-    la_dir = dest / "LA"
-    if (la_dir / COMPLETE_MARKER).is_file() and not force:
-        return la_dir
-    counts = _la_counts(expected_counts, zip_path, url)
-    (la_dir / COMPLETE_MARKER).unlink(missing_ok=True)  # from here on: unfinished
-    archive = _la_archive(dest, url, zip_path, sha256, retries=retries, backoff=backoff,
-                          timeout=timeout, progress=progress)
-    _require_top_folder(archive, "LA", "ASVspoof 2019 LA")
+    root = dest / corpus.root
+    if (root / COMPLETE_MARKER).is_file() and not force:
+        return root
+    counts = _expected_counts(corpus, expected_counts, zip_path, url)
+    (root / COMPLETE_MARKER).unlink(missing_ok=True)  # from here on: unfinished
+    archive = _zip_archive(corpus, dest, url, zip_path, sha256, retries=retries, backoff=backoff,
+                           timeout=timeout, progress=progress)
+    _require_top_folder(archive, corpus.archive_top, corpus.title)
     safe_extract_zip(archive, dest, progress=progress, skip_existing=not force)
-    found = verify_la(la_dir, counts)
-    _write_marker(la_dir, {
+    found = verify_corpus(corpus, root, counts)
+    _write_marker(root, {
         "source": str(zip_path) if zip_path is not None else url,
         "counts": found,
         "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     if remove_archive:
         archive.unlink(missing_ok=True)
-    return la_dir
+    return root
+
+
+def prepare_la(dest: str | os.PathLike = ".", url: str = OFFICIAL_LA_URL,
+               zip_path: str | os.PathLike | None = None, sha256: str | None = None,
+               force: bool = False, remove_archive: bool = False,
+               expected_counts: Mapping[str, int] | str | None = "auto", **fetch) -> Path:
+    """Download, extract and verify ASVspoof 2019 LA; return the path of ``<dest>/LA``
+    (:func:`prepare_zip_corpus` for ``la2019``; ``"auto"`` counts check the official sizes
+    when downloading from :data:`OFFICIAL_LA_URL`)."""
+    return prepare_zip_corpus(CORPORA["la2019"], dest, url, zip_path, sha256, force,
+                              remove_archive, expected_counts, **fetch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -826,12 +849,13 @@ def prepare_corpus(name: str | Corpus, dest: str | os.PathLike = ".", *, mirror:
     """
     corpus = name if isinstance(name, Corpus) else get_corpus(name)
     dest = Path(dest)
-    if corpus.name == "la2019":
-        local = Path(archive_dir or dest) / "LA.zip"
-        url = f"{mirror.rstrip('/')}/LA.zip" if mirror else OFFICIAL_LA_URL
-        return prepare_la(dest, url=url, zip_path=local if local.is_file() else None,
-                          force=force, remove_archive=remove_archives, progress=progress,
-                          retries=retries, backoff=backoff, timeout=timeout)
+    if corpus.archive_top:  # one zip, which the user may already have in archive_dir
+        archive = corpus.archives[0]
+        local = Path(archive_dir or dest) / archive.name
+        url = f"{mirror.rstrip('/')}/{archive.name}" if mirror else archive.url
+        return prepare_zip_corpus(corpus, dest, url=url, zip_path=local if local.is_file() else None,
+                                  force=force, remove_archive=remove_archives, progress=progress,
+                                  retries=retries, backoff=backoff, timeout=timeout)
     root = dest / corpus.root
     if (root / COMPLETE_MARKER).is_file() and not force:
         return root

@@ -1,9 +1,10 @@
 """Score a split of any registered corpus, write its official score file, compute metrics.
 
 The corpus is the config's ``corpus`` key (see :mod:`aasist.data.corpora`), found under
-``database_path``. Scores are joined to the protocol by utterance id, never by position
-(the official code zips DataLoader order against protocol lines and relies on them
-agreeing). ASVspoof 2019 LA dev metrics use the dev ASV scores; the official training
+``database_path``; each trial's first window is scored (the official rule, see
+:mod:`aasist.inference`). Scores are joined to the protocol by utterance id, never by
+position (the official code zips DataLoader order against protocol lines and relies on
+them agreeing). ASVspoof 2019 LA dev metrics use the dev ASV scores; the official training
 script uses the eval ASV file for dev, which we do not copy. ASVspoof 2021 LA metrics
 use the organisers' ASV scores shipped with the keys.
 """
@@ -16,22 +17,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from . import plots
-from .config import loader_workers, scoring_samples
+from .config import loader_workers
 from .data.cache import DecodedCache
-from .data.corpora import DEFAULT, Corpus, asv_files_2021, get_corpus
+from .data.corpora import DEFAULT, Corpus, format_report, get_corpus
 from .data.datasets import EvalDataset
-from .data.protocols import la_paths
-from .data.scores import write_scores
 from .errors import DataError
 from .fileio import atomic_write
-from .reports import corpus_report, format_corpus_report, load_asv_2021
-from .runtime import autocast, resolve_device
+from .inference import Engine, scoring_window
+from .runtime import resolve_device
 
-DOWNLOAD_HINT = ("download the dataset with `python scripts/download_dataset.py --dest .` "
-                 "(or set database_path), or run the mini demo with config/mini.conf")
+DOWNLOAD_HINT = ("download the dataset with `aasist download --corpus la2019 --dest .` "
+                 "(or set database_path), or run the mini demo with `--config mini`")
 
 
 def corpus_of(config: Mapping[str, Any]) -> Corpus:
@@ -39,9 +37,8 @@ def corpus_of(config: Mapping[str, Any]) -> Corpus:
     return get_corpus(config.get("corpus", DEFAULT))
 
 
-def load_split(config: Mapping[str, Any], split: str) -> tuple[list, Any, Path | None]:
-    """Protocol records, audio source (folder or decoded cache) and, for ASVspoof 2019 LA,
-    the ASV score path (None elsewhere, or when the file is absent) of a split."""
+def load_split(config: Mapping[str, Any], split: str) -> tuple[list, Any]:
+    """Protocol records and audio source (folder or decoded cache) of a split."""
     corpus, root = corpus_of(config), config["database_path"]
     files = corpus.split_files(root, split)
     if not files.protocol.is_file():
@@ -52,39 +49,20 @@ def load_split(config: Mapping[str, Any], split: str) -> tuple[list, Any, Path |
     source: Any = files.audio_dir
     if config.get("use_cache"):
         cache_dir = Path(config.get("cache_dir") or Path(root) / ".cache")
-        name = split if corpus.name == DEFAULT else f"{corpus.name}-{split}"
-        source = DecodedCache.build_or_load(records, files.audio_dir, cache_dir / name,
+        source = DecodedCache.build_or_load(records, files.audio_dir, cache_dir / corpus.tag(split),
                                             audio_ext=files.audio_ext)
-    asv = None
-    if corpus.name == "la2019":
-        asv = la_paths(root, split).asv_scores
-        asv = asv if asv is not None and asv.is_file() else None
-    return records, source, asv
+    return records, source
 
 
 def eval_loader(records, source, config: Mapping[str, Any], device: torch.device) -> DataLoader:
     """Batched, ordered loader over first-window crops (official evaluation input) of
-    :func:`aasist.config.scoring_samples` samples."""
+    :func:`aasist.inference.scoring_window` samples."""
     corpus = corpus_of(config)
-    dataset = EvalDataset(records, source, scoring_samples(config["model_config"]),
+    dataset = EvalDataset(records, source, scoring_window(config["model_config"]),
                           audio_ext=corpus.audio_ext, resample=corpus.resample)
     return DataLoader(dataset, batch_size=config["batch_size"], shuffle=False,
                       num_workers=loader_workers(config),
                       pin_memory=device.type == "cuda", persistent_workers=False)
-
-
-@torch.inference_mode()
-def score_loader(model: torch.nn.Module, loader: DataLoader, device: torch.device,
-                 amp: bool = False, progress: bool = True, desc: str = "scoring") -> dict[str, float]:
-    """utt_id -> bona fide logit (column 1) for every item of an (x, utt_id) loader."""
-    model.eval()
-    scores: dict[str, float] = {}
-    for x, utt_ids in tqdm(loader, desc=desc, disable=not progress, leave=False, unit="batch"):
-        with autocast(device, amp):
-            logits = model(x.to(device, non_blocking=True))
-        for utt_id, value in zip(utt_ids, logits[:, 1].float().cpu().tolist()):
-            scores[utt_id] = value
-    return scores
 
 
 def join_scores(records: Sequence[Any], scores: Mapping[str, float]) -> np.ndarray:
@@ -123,15 +101,6 @@ def save_figures(records: Sequence[Any], values: np.ndarray, report: Mapping[str
     return paths
 
 
-def _asv_for(config: Mapping[str, Any], split: str, la2019_asv: Path | None, subset: str):
-    """The ASV scores a corpus report takes (see :func:`aasist.reports.corpus_report`)."""
-    corpus = corpus_of(config)
-    if corpus.name == "la2021":
-        found = asv_files_2021(corpus.split_files(config["database_path"], split).protocol)
-        return None if found is None else load_asv_2021(*found, subset=subset)
-    return la2019_asv
-
-
 def evaluate_split(model: torch.nn.Module, config: Mapping[str, Any], split: str, device: torch.device,
                    score_path: Path | None = None, amp: bool = False, progress: bool = True,
                    figures_dir: Path | None = None, figure_prefix: str = "",
@@ -139,14 +108,15 @@ def evaluate_split(model: torch.nn.Module, config: Mapping[str, Any], split: str
     """Score one split; optionally write its score file (in the corpus's official format)
     and figures. Returns the corpus report (``subset``: the ASVspoof 2021 subset)."""
     corpus = corpus_of(config)
-    records, source, asv = load_split(config, split)
-    scores = score_loader(model, eval_loader(records, source, config, device), device, amp,
-                          progress, desc=f"scoring {split}")
+    records, source = load_split(config, split)
+    engine = Engine(model, scoring_window(config["model_config"]), amp=amp)
+    scores = engine.score_loader(eval_loader(records, source, config, device), progress,
+                                 desc=f"scoring {split}")
     values = join_scores(records, scores)
     if score_path is not None:
-        write_scores(corpus.score_format, score_path, records, values)
-    report = corpus_report(corpus.name, records, values, subset=subset,
-                           asv=_asv_for(config, split, asv, subset))
+        corpus.write_scores(score_path, records, values)
+    report = corpus.report(records, values, subset=subset,
+                           asv=corpus.asv_for(config["database_path"], split, subset))
     if figures_dir is not None:
         save_figures(records, values, report, figures_dir, figure_prefix)
     return report
@@ -165,26 +135,24 @@ def split_report(run_metrics: Mapping[str, Any], split: str = "eval") -> dict:
 def evaluate_weights(config: Mapping[str, Any], weights: str | Path, split: str = "eval",
                      out_dir: str | Path | None = None, device: str | None = None,
                      amp: bool = False, progress: bool = True, subset: str = "eval") -> dict:
-    """`python -m aasist evaluate`: weights -> score file, metrics.json, figures, text report.
+    """`aasist evaluate`: weights -> score file, metrics.json, figures, text report.
 
     The corpus is ``config["corpus"]`` under ``config["database_path"]``; every trial of
     ``split`` is scored (so the score file is a complete official submission) and the
     metrics are computed on ``subset`` where the corpus has subsets (ASVspoof 2021).
     """
-    from .model import build_model, load_weights
+    from .pretrained import build_model, load_weights
 
     corpus = corpus_of(config)
     corpus.check_split(split)
     dev = resolve_device(device)
-    tag = split if corpus.name == DEFAULT else f"{corpus.name}-{split}"
-    out = Path(out_dir or f"runs/evaluate-{Path(weights).stem}-{tag}")
-    model = load_weights(build_model(config["model_config"]).to(dev), weights)
-    suffix = ".tsv" if corpus.score_format == "asvspoof5" else ".txt"
-    score_path = out / f"{split}_scores{suffix}"
+    out = Path(out_dir or f"runs/evaluate-{Path(weights).stem}-{corpus.tag(split)}")
+    model = load_weights(build_model(config["model_config"], dev), weights)
+    score_path = out / f"{split}_scores{corpus.score_suffix}"
     report = evaluate_split(model, config, split, dev, score_path=score_path,
                             amp=amp, progress=progress, figures_dir=out, subset=subset)
     report = {"split": split, "weights": str(weights), "score_file": str(score_path), **report}
     with atomic_write(out / "metrics.json") as fh:
         fh.write(json.dumps(report, indent=2) + "\n")
-    report["text"] = format_corpus_report(report) + f"\n\nwritten to {out}/"
+    report["text"] = format_report(report) + f"\n\nwritten to {out}/"
     return report

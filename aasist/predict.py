@@ -1,10 +1,11 @@
 """Score arbitrary audio with a trained AASIST / AASIST-L: files, folders, arrays, long audio.
 
-Command line (``python -m aasist predict``) and notebook API::
+Command line (``aasist predict``) and notebook API::
 
-    from aasist.predict import Detector, predict_paths
+    from aasist import Detector
+    from aasist.predict import predict_paths
     det = Detector()                             # the bundled official AASIST-L
-    det = Detector("config/AASIST-L.conf", "runs/x/weights/swa.pth")   # or your own
+    det = Detector("AASIST-L", "runs/x/weights/swa.pth")   # or your own (config name or file)
     det.score("clip.flac")                       # -> {"score": ..., "p_bonafide": ..., "label": ...}
     det.score(samples, sample_rate=44100, timeline=True)
     for result in predict_paths(det, ["folder/", "x.wav"]):
@@ -17,7 +18,7 @@ Input
     for files whose extension is in :data:`AUDIO_EXTENSIONS`; a file named explicitly is
     always tried, whatever its extension.
 
-Windows
+Windows (:mod:`aasist.inference`, shared with evaluate, stream and serve)
     The model sees ``nb_samp`` samples at a time: the config's scoring window
     (``model_config.eval_nb_samp`` where set, else ``nb_samp``; 64600 = 4.04 s in the official
     configs).
@@ -82,7 +83,7 @@ Throughput
     model's threads already keep the cores busy; a worker process would also be a fork of
     the process, whose copy-on-write pages the model then touches). On CUDA: batches of
     32 and up to 4 decoding worker processes, which keep the GPU fed. ``num_workers``
-    (``--workers``) overrides it. ``python scripts/benchmark.py --sections predict``
+    (``--workers``) overrides it. ``python -m experiments.benchmark --sections predict``
     measures files/s and the real-time factor on generated files.
 
     Bits: float32 results depend slightly (~1e-6) on the batch size and thread count of the
@@ -95,45 +96,25 @@ import csv
 import json
 import math
 import os
-import threading
-from collections import deque
-from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .config import scoring_samples
-from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
-from .errors import AasistError, ConfigError, DataError
-from .model import load_model
+from .data.audio import SAMPLE_RATE, read_audio
+from .errors import ConfigError, DataError
+from .inference import (AUDIO_EXTENSIONS, Clip, Engine, cut_windows, file_loader,
+                        find_audio_files, hop_samples, to_mono_float32)
+from .pretrained import load_model
 from .runtime import resolve_device
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-#: Extensions (lower case) picked up when a folder is searched; explicit files are always tried.
-AUDIO_EXTENSIONS = frozenset({
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
-    ".au", ".snd", ".caf", ".w64", ".rf64", ".sph", ".nist",
-})
 
 AGGREGATIONS = ("min", "mean")
 FORMATS = ("json", "csv")
 CSV_FIELDS = ("path", "score", "p_bonafide", "label", "duration_s", "sample_rate", "windows",
               "error")
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception as one line; exception types other than ours keep their class name."""
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
-    if not isinstance(exc, AasistError):
-        text = f"{exc.__class__.__name__}: {text}"
-    return text
-
 
 def p_bonafide(logit0: float, logit1: float) -> float:
     """softmax([logit0, logit1])[1] = sigmoid(logit1 - logit0), without overflow."""
@@ -144,138 +125,6 @@ def p_bonafide(logit0: float, logit1: float) -> float:
     return e / (1.0 + e)
 
 
-def to_mono_float32(audio: Any) -> np.ndarray:
-    """A 1-D or 2-D (channels on the shorter axis) array/tensor -> float32 mono (n,)."""
-    if isinstance(audio, torch.Tensor):
-        audio = audio.detach().cpu().numpy()
-    x = np.asarray(audio)
-    if x.dtype.kind in "iu":  # integer PCM: scale as libsndfile does
-        info = np.iinfo(x.dtype)
-        offset = 0.0 if x.dtype.kind == "i" else (info.max + 1) / 2.0
-        x = (x.astype(np.float64) - offset) / float(-info.min if x.dtype.kind == "i" else offset)
-    elif x.dtype.kind != "f":
-        raise DataError(f"audio must be a numeric array, got dtype {x.dtype}")
-    if x.ndim == 2:
-        axis = 0 if x.shape[0] < x.shape[1] else 1  # channels: the shorter axis
-        x = x.mean(axis=axis, dtype=np.float64) if x.shape[axis] > 1 else x.reshape(-1)
-    elif x.ndim != 1:
-        raise DataError(f"audio must be 1-D (samples) or 2-D (samples x channels), "
-                        f"got shape {x.shape}")
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def find_audio_files(paths: Iterable[PathLike]) -> list[tuple[str, Optional[str]]]:
-    """Expand files and folders into ``(path, error)`` entries, in the order given.
-
-    Folders are walked recursively (sorted, symlinked folders not followed) for files with
-    an extension in :data:`AUDIO_EXTENSIONS`. ``error`` is None for a file to score, else a
-    one-line reason (a path that does not exist, a folder without audio files).
-    """
-    out: list[tuple[str, Optional[str]]] = []
-    for raw in paths:
-        name = os.fspath(raw)
-        if os.path.isdir(name):
-            found = []
-            for root, dirs, files in os.walk(name):
-                dirs.sort()  # walk sub-folders in name order
-                found += [os.path.join(root, f) for f in sorted(files)
-                          if os.path.splitext(f)[1].lower() in AUDIO_EXTENSIONS]
-            out.extend((f, None) for f in found)
-            if not found:
-                out.append((name, f"no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) "
-                                  f"found under folder {name}"))
-        elif os.path.exists(name):
-            out.append((name, None))
-        else:
-            out.append((name, f"no such file or folder: {name}"))
-    return out
-
-
-# --------------------------------------------------------------------------- audio -> windows
-
-
-@dataclass
-class Clip:
-    """One input cut into windows, and the logits of the windows scored so far.
-
-    ``audio`` is the 16 kHz mono float32 signal, already repeat-padded to ``nb_samp`` when
-    it was shorter; window ``i`` is ``audio[starts[i]:starts[i] + nb_samp]``. A clip that
-    could not be read has ``error`` set and no windows.
-    """
-
-    path: str
-    error: Optional[str] = None
-    audio: Optional[np.ndarray] = None
-    starts: list[int] = field(default_factory=list)
-    n16: int = 0  # samples at 16 kHz before padding
-    duration_s: float = 0.0
-    sample_rate: int = 0  # of the original audio
-    logits: list[np.ndarray] = field(default_factory=list)  # one (2,) array per scored window
-
-    @property
-    def done(self) -> bool:
-        return self.error is not None or len(self.logits) == len(self.starts)
-
-
-def cut_windows(path: str, x: np.ndarray, sample_rate: int, nb_samp: int, hop: int) -> Clip:
-    """Mono float32 audio at ``sample_rate`` -> a Clip at 16 kHz with its window starts.
-
-    Up to ``nb_samp`` samples (after resampling): one window, repeat-padded like the
-    official evaluation. Longer: a window every ``hop`` samples, the last one aligned to the
-    end. Raises DataError for audio that cannot be scored.
-    """
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise DataError(f"{path}: sample_rate must be a positive integer, got {sample_rate!r}")
-    if x.shape[0] == 0:
-        raise DataError(f"{path}: audio has no samples")
-    if not np.isfinite(x).all():
-        raise DataError(f"{path}: audio contains NaN or infinite samples")
-    x16 = resample_to_16k(x, int(sample_rate))
-    n16 = int(x16.shape[0])
-    if n16 == 0:
-        raise DataError(f"{path}: audio too short to resample ({x.shape[0]} samples at "
-                        f"{sample_rate} Hz)")
-    if n16 <= nb_samp:
-        audio, starts = np.ascontiguousarray(repeat_pad(x16, nb_samp)), [0]
-    else:
-        audio, starts = x16, list(range(0, n16 - nb_samp, hop)) + [n16 - nb_samp]
-    return Clip(path=path, audio=audio, starts=starts, n16=n16,
-                duration_s=x.shape[0] / float(sample_rate), sample_rate=int(sample_rate))
-
-
-class _DecodedFiles(Dataset):
-    """Item i of ``find_audio_files`` entries -> its Clip; a file that cannot be read (a
-    DataError) or does not fit in memory becomes a Clip with ``error`` set."""
-
-    def __init__(self, entries: Sequence[tuple[str, Optional[str]]], nb_samp: int, hop: int):
-        self.entries, self.nb_samp, self.hop = list(entries), nb_samp, hop
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, i: int) -> Clip:
-        path, error = self.entries[i]
-        if error is not None:
-            return Clip(path=path, error=error)
-        try:
-            x, sample_rate = read_audio(path)
-            return cut_windows(path, x, sample_rate, self.nb_samp, self.hop)
-        except (AasistError, MemoryError) as exc:  # one bad file must never stop the batch
-            return Clip(path=path, error=_one_line(exc))
-
-
-def _unchanged(clip: Clip) -> Clip:
-    return clip  # the DataLoader's collate step: a Clip is passed on as it is
-
-
-def file_loader(entries: Sequence[tuple[str, Optional[str]]], nb_samp: int, hop: int,
-                num_workers: int = 0) -> DataLoader:
-    """A DataLoader yielding one Clip per entry, in order; ``num_workers`` processes decode
-    and resample ahead of the consumer (0: in the calling process)."""
-    return DataLoader(_DecodedFiles(entries, nb_samp, hop), batch_size=None,
-                      collate_fn=_unchanged, num_workers=num_workers,
-                      prefetch_factor=4 if num_workers else None)
-
 
 # --------------------------------------------------------------------------- detector
 
@@ -284,8 +133,8 @@ class Detector:
     """A model plus the rules for turning any audio into one bona fide score.
 
     Args:
-        config: a ``.conf`` file (e.g. ``config/AASIST-L.conf``); None: found from ``weights``
-            (see :func:`aasist.pretrained.resolve`).
+        config: a ``.conf`` file or a bundled config's name (e.g. ``"AASIST-L"``); None:
+            found from ``weights`` (see :func:`aasist.pretrained.resolve`).
         weights: the state_dict ``.pth`` (official checkpoint or ours), or ``official:NAME``;
             None with no config: the bundled official AASIST-L.
         device: ``"cpu"``, ``"cuda"`` or None (cuda when available).
@@ -302,31 +151,22 @@ class Detector:
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                  aggregate: str = "min"):
-        model = load_model(config, weights, device=str(resolve_device(device)), overrides=overrides)
-        self._setup(model, scoring_samples(model.d_args), threshold, hop_seconds, batch_size,
-                    aggregate)
+        model = load_model(config, weights, device=resolve_device(device), overrides=overrides)
+        self._setup(Engine(model, batch_size=batch_size), threshold, hop_seconds, aggregate)
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, nb_samp: Optional[int] = None,
                    threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                    batch_size: Optional[int] = None, aggregate: str = "min") -> "Detector":
         """Wrap an already built model (``nb_samp`` default: its config's scoring window,
-        :func:`aasist.config.scoring_samples`)."""
-        if nb_samp is None:
-            nb_samp = scoring_samples(model.d_args)
+        :func:`aasist.inference.scoring_window`)."""
         det = cls.__new__(cls)
-        det._setup(model.eval(), int(nb_samp), threshold, hop_seconds, batch_size, aggregate)
+        det._setup(Engine(model, nb_samp, batch_size), threshold, hop_seconds, aggregate)
         return det
 
-    def _setup(self, model, nb_samp, threshold, hop_seconds, batch_size, aggregate) -> None:
-        self.model = model
-        self._lock = threading.Lock()
-        self.device = next(model.parameters()).device
-        min_samples = int(getattr(model, "min_samples", 1))
-        if nb_samp < min_samples:
-            raise ConfigError(f"nb_samp={nb_samp} is shorter than the model minimum {min_samples}")
-        self.nb_samp = nb_samp
-        self.hop = hop_samples(hop_seconds, nb_samp)
+    def _setup(self, engine: Engine, threshold, hop_seconds, aggregate) -> None:
+        self.engine = engine
+        self.hop = hop_samples(hop_seconds, engine.window)
         if threshold is not None and not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
         self.threshold = None if threshold is None else float(threshold)
@@ -334,64 +174,30 @@ class Detector:
             raise ConfigError(f"unknown aggregate {aggregate!r}; choose one of "
                               f"{', '.join(AGGREGATIONS)}")
         self.aggregate = aggregate
-        if batch_size is None:
-            batch_size = 8 if self.device.type == "cpu" else 32
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size = int(batch_size)
+
+    # the engine's, for callers that knew them as the Detector's own
+    model = property(lambda self: self.engine.model)
+    device = property(lambda self: self.engine.device)
+    nb_samp = property(lambda self: self.engine.window)
+    batch_size = property(lambda self: self.engine.batch_size)
 
     @property
     def hop_seconds(self) -> float:
         return self.hop / SAMPLE_RATE
 
-    # ---- model
-
     def logits(self, windows: np.ndarray) -> np.ndarray:
-        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (column 1 = bona fide).
-
-        Safe to call from several threads (a web server's requests): forward passes run
-        one at a time instead of competing for the same cores.
-        """
-        with self._lock, torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
-            return self.model(x).float().cpu().numpy()
+        """(B, nb_samp) float32 windows -> (B, 2) float32 logits (see :meth:`Engine.logits`)."""
+        return self.engine.logits(windows)
 
     def warm_up(self) -> None:
-        """One forward pass on silence, so the first real window does not pay for the
-        allocations and kernel choices of a first call (live scoring, a server)."""
-        self.logits(np.zeros((1, self.nb_samp), np.float32))
+        """See :meth:`aasist.inference.Engine.warm_up`."""
+        self.engine.warm_up()
 
     def verdict(self, logit0: float, logit1: float) -> dict:
         """The two logits of a window (or a file) -> ``score``, ``p_bonafide``, ``label``."""
         bona = (logit1 >= logit0) if self.threshold is None else (logit1 >= self.threshold)
         return {"score": float(logit1), "p_bonafide": p_bonafide(logit0, logit1),
                 "label": "bonafide" if bona else "spoof"}
-
-    def score_clips(self, clips: Iterable[Clip]) -> Iterator[Clip]:
-        """Fill in the logits of each clip's windows, yielding the clips in order.
-
-        Windows of consecutive clips share batches of ``batch_size``; a clip is yielded as
-        soon as all its windows (none for a clip with an error) are scored.
-        """
-        waiting: deque[Clip] = deque()
-        batch: list[tuple[Clip, int]] = []
-        for clip in clips:
-            waiting.append(clip)
-            for start in clip.starts if clip.error is None else ():
-                batch.append((clip, start))
-                if len(batch) == self.batch_size:
-                    self._score_batch(batch)
-                    batch = []
-                    yield from _pop_done(waiting)
-            yield from _pop_done(waiting)
-        if batch:
-            self._score_batch(batch)
-        yield from _pop_done(waiting)
-
-    def _score_batch(self, batch: list[tuple[Clip, int]]) -> None:
-        windows = np.stack([clip.audio[s:s + self.nb_samp] for clip, s in batch])
-        for (clip, _), row in zip(batch, self.logits(windows)):
-            clip.logits.append(row)
 
     # ---- windows -> result
 
@@ -436,31 +242,11 @@ class Detector:
             if sample_rate is None:
                 raise DataError("pass sample_rate= with an array (e.g. sample_rate=16000)")
             path, x = "<array>", to_mono_float32(path_or_array)
-        (clip,) = self.score_clips([cut_windows(path, x, sample_rate, self.nb_samp, self.hop)])
+        (clip,) = self.engine.score_clips([cut_windows(path, x, sample_rate, self.nb_samp, self.hop)])
         result = self.result(clip, timeline)
         if "error" in result:
             raise DataError(f"{clip.path}: {result['error']}")
         return result
-
-
-def hop_samples(hop_seconds: Optional[float], nb_samp: int) -> int:
-    """The hop between windows in samples (default: half a window), validated."""
-    if hop_seconds is None:
-        return max(1, nb_samp // 2)
-    if not (isinstance(hop_seconds, (int, float)) and math.isfinite(hop_seconds)
-            and hop_seconds > 0):
-        raise ConfigError(f"hop must be a positive number of seconds, got {hop_seconds!r}")
-    hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
-    if hop > nb_samp:
-        raise ConfigError(f"hop {hop_seconds} s is longer than the window "
-                          f"{nb_samp / SAMPLE_RATE:.4g} s: audio between windows would "
-                          f"not be scored")
-    return hop
-
-
-def _pop_done(waiting: deque) -> Iterator[Clip]:
-    while waiting and waiting[0].done:
-        yield waiting.popleft()
 
 
 # --------------------------------------------------------------------------- many files
@@ -477,14 +263,14 @@ def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool 
     """
     entries = find_audio_files(paths)
     if num_workers is None:
-        cuda = detector.device.type == "cuda" and len(entries) > 1
+        cuda = detector.engine.device.type == "cuda" and len(entries) > 1
         num_workers = min(4, os.cpu_count() or 1) if cuda else 0
     elif int(num_workers) < 0:
         raise ConfigError(f"workers must be >= 0, got {num_workers}")
     loader = file_loader(entries, detector.nb_samp, detector.hop, num_workers)
     with tqdm(total=len(entries), unit="file", disable=not progress, dynamic_ncols=True,
               desc="predict", leave=False) as bar:
-        for clip in detector.score_clips(loader):
+        for clip in detector.engine.score_clips(loader):
             result = detector.result(clip, timeline)
             clip.audio = None  # the decoded audio is no longer needed
             bar.update(1)
@@ -530,7 +316,5 @@ class ResultWriter:
         self.stream.flush()
 
 
-__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Clip", "Detector",
-           "ResultWriter", "cut_windows", "file_loader", "find_audio_files", "hop_samples",
-           "p_bonafide",
-           "predict_paths", "resample_to_16k", "to_mono_float32"]
+__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Detector", "ResultWriter",
+           "find_audio_files", "p_bonafide", "predict_paths", "to_mono_float32"]

@@ -1,19 +1,25 @@
-"""Where and how the model runs: device, mixed precision, CPU kernels, process-wide settings.
+"""Where and how the model runs: device, mixed precision, kernel choices, process settings.
 
-`resolve_device` and `autocast` serve training, evaluation and prediction alike.
-`conv_layout` and `selu_kernel` pick, per CPU, the encoder's memory layout and SELU
-implementation (see their docstrings; `AASIST_LAYOUT` / `AASIST_SELU` force a choice).
-`tune_malloc` is applied once when `aasist` is imported:
+Importing this module (or the package) changes nothing in the process. Two kinds of choice
+live here, both explicit:
 
-glibc's allocator hands every large block (> 128 KiB by default, adaptively more) back to
-the OS with munmap/trim as soon as it is freed. One AASIST forward on a batch allocates
-several 150-530 MB temporaries, so each call page-faults them in again, and on a 2-core
-CPU that costs more than the arithmetic. `tune_malloc` asks glibc to keep freed memory
-for reuse (no mmap for large blocks, no trimming), which makes the same forward about
-2.5x faster. The cost: the process keeps its peak memory until it exits.
+* **Kernels** of a forward pass (:class:`aasist.nn.Kernels`: the encoder's memory layout,
+  the SELU implementation). :func:`kernels_for` returns the fastest for a device by a fixed
+  rule of the CPU and the torch build (see its docstring); every model the package builds
+  for you gets it. They change speed, not values (beyond float rounding).
+* **Process settings** (:class:`Settings`): the command line applies them once at start-up
+  with :func:`apply`, from the environment (:meth:`Settings.from_env`): ``AASIST_LAYOUT``
+  and ``AASIST_SELU`` force a kernel, ``AASIST_MALLOC_TUNING=0`` leaves glibc's allocator
+  alone. A program that imports the package may call :func:`apply` (or just
+  :func:`tune_malloc`) itself; nothing does it behind its back.
 
-Switch it off with the environment variable ``AASIST_MALLOC_TUNING=0`` (set before
-``import aasist``). Non-glibc platforms (macOS, Windows, musl) are left untouched.
+Why :func:`tune_malloc`: glibc's allocator hands every large block (> 128 KiB by default,
+adaptively more) back to the OS with munmap/trim as soon as it is freed. One AASIST forward
+on a batch allocates several 150-530 MB temporaries, so each call page-faults them in again,
+and on a 2-core CPU that costs more than the arithmetic. Keeping freed memory for reuse (no
+mmap for large blocks, no trimming) makes the same forward about 2.5x faster; the cost is
+that the process keeps its peak memory until it exits. Non-glibc platforms (macOS, Windows,
+musl) are left untouched.
 """
 from __future__ import annotations
 
@@ -22,10 +28,13 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 
 from .errors import ConfigError
+from .nn import LAYOUTS, SELU_KERNELS, Kernels
 
 # mallopt parameter numbers from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
@@ -33,15 +42,18 @@ _M_TOP_PAD = -2
 _M_MMAP_MAX = -4
 
 malloc_tuned = False  # True once tune_malloc has changed the allocator
+_OFF = ("0", "false", "no", "off")
 
 
 def tune_malloc() -> bool:
-    """Keep freed heap memory for reuse (see module doc). Returns True when applied."""
+    """Keep freed heap memory for reuse (see the module doc). Returns True when applied.
+
+    Process-wide and kept until exit: the command line calls it at start-up (through
+    :func:`apply`); a library user decides for their own program.
+    """
     global malloc_tuned
     if malloc_tuned:
         return True
-    if os.environ.get("AASIST_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
-        return False
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -58,6 +70,54 @@ def tune_malloc() -> bool:
           and mallopt(_M_TOP_PAD, 1 << 30) == 1)
     malloc_tuned = ok
     return ok
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide choices the command line makes at start-up (see the module doc).
+
+    ``layout``: ``"auto"`` (the rule of :func:`kernels_for`) or a layout forced for
+    training and inference alike; ``selu``: ``"auto"`` or a SELU kernel;
+    ``malloc_tuning``: apply :func:`tune_malloc`.
+    """
+
+    layout: str = "auto"
+    selu: str = "auto"
+    malloc_tuning: bool = True
+
+    def __post_init__(self):
+        if self.layout not in ("auto", *LAYOUTS):
+            raise ConfigError(f"unknown layout {self.layout!r}; valid: auto, {', '.join(LAYOUTS)}")
+        if self.selu not in ("auto", *SELU_KERNELS):
+            raise ConfigError(f"unknown SELU kernel {self.selu!r}; valid: auto, "
+                              f"{', '.join(SELU_KERNELS)}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        """``AASIST_LAYOUT``, ``AASIST_SELU`` (unset or unknown: auto) and ``AASIST_MALLOC_TUNING``."""
+        layout = env.get("AASIST_LAYOUT", "auto").strip().lower()
+        selu = env.get("AASIST_SELU", "auto").strip().lower()
+        return cls(layout=layout if layout in LAYOUTS else "auto",
+                   selu=selu if selu in SELU_KERNELS else "auto",
+                   malloc_tuning=env.get("AASIST_MALLOC_TUNING", "1").strip().lower() not in _OFF)
+
+
+_settings = Settings(malloc_tuning=False)  # until apply(): the rules, and the allocator untouched
+
+
+def apply(settings: Settings) -> Settings:
+    """Make ``settings`` this process's: forced kernels for every model built from now on,
+    and the allocator tuning. Returns the settings now in force."""
+    global _settings
+    _settings = settings
+    if settings.malloc_tuning:
+        tune_malloc()
+    return _settings
+
+
+def current() -> Settings:
+    """The settings in force (:func:`apply`'s, else the defaults with no allocator tuning)."""
+    return _settings
 
 
 def resolve_device(requested: str | None) -> torch.device:
@@ -81,7 +141,6 @@ def autocast(device: torch.device, enabled: bool):
 
 # oneDNN ISA names (ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA) that exclude AVX-512.
 _NO_AVX512_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
-LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
 def onednn_avx512() -> bool:
@@ -122,57 +181,33 @@ def platform_cpu() -> tuple[str, set]:
     return model, flags
 
 
-def conv_layout(device: torch.device, training: bool) -> torch.memory_format:
-    """Memory layout of the encoder's activations for a forward on ``device``.
+def kernels_for(device: torch.device | str = "cpu") -> Kernels:
+    """The kernels a model on ``device`` runs fastest, unless :func:`apply` forced one.
 
-    channels_last makes oneDNN's 2x3 convolutions about 1.6x faster in inference on every
-    x86 CPU measured, and in training where oneDNN has AVX-512 kernels for the backward
-    pass. Where it has not (AVX2 CPUs, or ONEDNN_MAX_CPU_ISA=AVX2), the backward-weights
-    convolutions on channels_last fall back to direct kernels about 2.5x slower than on the
-    default layout, so training uses that. CUDA and other CPUs: channels_last in inference,
-    default layout in training on non-x86 CPUs. ``AASIST_LAYOUT=channels_last|contiguous``
-    forces one. Both layouts give the same values up to float rounding.
+    Layout: channels_last makes oneDNN's 2x3 convolutions about 1.6x faster in inference on
+    every x86 CPU measured, and in training where oneDNN has AVX-512 kernels for the
+    backward pass. Where it has not (AVX2 CPUs, or ONEDNN_MAX_CPU_ISA=AVX2), the
+    backward-weights convolutions on channels_last fall back to direct kernels about 2.5x
+    slower than on the default layout, so training uses that. CUDA: channels_last in both.
+
+    SELU: F.selu is computed with expm1, which the torch 2.14 wheels run about 8x slower than
+    exp where ATen uses AVX-512; torch 2.6, 2.11 and 2.13 do not, and there F.selu beats the
+    5-pass exp form (measured with ``python -m experiments.benchmark``, docs/speed.md). The
+    choice is a fixed rule of the CPU and the torch version, not a timing, so that two runs
+    on one machine compute the same numbers even under load: "exp" with AVX-512 and torch
+    >= 2.14, "torch" elsewhere. A training run records its kernels and ``--resume`` restores
+    them.
     """
-    forced = os.environ.get("AASIST_LAYOUT", "auto").strip().lower()
-    if forced in LAYOUTS:
-        return LAYOUTS[forced]
-    if device.type == "cuda" or not training:
-        return torch.channels_last
-    return torch.channels_last if onednn_avx512() else torch.contiguous_format
-
-
-SELU_KERNELS = ("torch", "exp")
-_selu_choice: str | None = None  # set by the first selu_kernel() call, or by use_selu_kernel
-
-
-def selu_kernel() -> str:
-    """"torch" (F.selu) or "exp" (SELU written with exp, see `model.selu_`), fixed per process.
-
-    F.selu is computed with expm1, which the torch 2.14 wheels run about 8x slower than exp
-    where ATen uses AVX-512; torch 2.6, 2.11 and 2.13 do not, and there F.selu beats the
-    5-pass exp form (measured with `scripts/benchmark.py`, README "Speed"). The choice is a
-    fixed rule of the CPU and the torch version, not a timing, so that two runs on one
-    machine compute the same numbers even under load: "exp" with AVX-512 and torch >= 2.14,
-    "torch" elsewhere. The two differ by float rounding only; a training run records its
-    choice and `--resume` restores it. ``AASIST_SELU=torch|exp`` forces one.
-    """
-    global _selu_choice
-    if _selu_choice is None:
-        forced = os.environ.get("AASIST_SELU", "auto").strip().lower()
-        _selu_choice = forced if forced in SELU_KERNELS else _selu_rule()
-    return _selu_choice
-
-
-def _selu_rule() -> str:
-    """The default SELU kernel for this CPU and torch build (see `selu_kernel`)."""
-    new_torch = torch.torch_version.TorchVersion(torch.__version__) >= (2, 14)
+    device = torch.device(device)
     avx512 = "AVX512" in torch.backends.cpu.get_cpu_capability()
-    return "exp" if avx512 and new_torch else "torch"
+    new_torch = torch.torch_version.TorchVersion(torch.__version__) >= (2, 14)
+    train_layout = "channels_last" if device.type == "cuda" or onednn_avx512() else "contiguous"
+    layouts = (train_layout, "channels_last")
+    if _settings.layout != "auto":
+        layouts = (_settings.layout, _settings.layout)
+    selu = _settings.selu if _settings.selu != "auto" else ("exp" if avx512 and new_torch else "torch")
+    return Kernels(train_layout=layouts[0], eval_layout=layouts[1], selu=selu)
 
 
-def use_selu_kernel(name: str) -> None:
-    """Fix the SELU kernel for this process (a resumed run takes its checkpoint's)."""
-    global _selu_choice
-    if name not in SELU_KERNELS:
-        raise ConfigError(f"unknown SELU kernel {name!r}; valid: {', '.join(SELU_KERNELS)}")
-    _selu_choice = name
+__all__ = ["Settings", "apply", "autocast", "cpu_description", "current", "kernels_for",
+           "onednn_avx512", "platform_cpu", "resolve_device", "tune_malloc"]

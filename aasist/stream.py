@@ -1,8 +1,8 @@
 """Live scoring of a PCM stream: a window buffer, a hop, latency, and skipping when behind.
 
-Command line (``python -m aasist stream``) and API::
+Command line (``aasist stream``) and API::
 
-    from aasist.predict import Detector
+    from aasist import Detector
     from aasist.stream import StreamScorer, paced, pcm_feed
 
     scorer = StreamScorer(Detector(), hop_seconds=0.5)
@@ -56,7 +56,8 @@ from scipy.signal import firwin, resample_poly
 from .data.audio import (INT16_SCALE, SAMPLE_RATE, read_audio, repeat_pad, resample_factors,
                          resample_to_16k)
 from .errors import ConfigError, DataError
-from .predict import AUDIO_EXTENSIONS, Detector, hop_samples
+from .inference import AUDIO_EXTENSIONS, hop_samples
+from .predict import Detector
 
 #: Raw PCM sample formats: little-endian 16-bit integers or 32-bit floats.
 PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -321,8 +322,7 @@ class StreamScorer:
         self.nb = detector.nb_samp
         self.hop = hop_samples(hop_seconds, self.nb)
         self.clock = clock or SystemClock()
-        min_samples = int(getattr(detector.model, "min_samples", 1))
-        self.next_end = max(1, math.ceil(min_samples / self.hop)) * self.hop
+        self.next_end = max(1, math.ceil(detector.engine.min_samples / self.hop)) * self.hop
         self.buf = np.zeros(0, np.float32)  # the latest samples, ending at sample `total`
         self.total = 0
         self.last_end = 0  # end of the last window scored

@@ -18,6 +18,7 @@ run gives exactly the scores of an uninterrupted one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -36,14 +37,15 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from . import runtime
 from .augment import train_augmentation
 from .config import loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
-from .fileio import atomic_torch_save
 from .evaluate import evaluate_split, load_split
-from .model import build_model, count_parameters, load_weights
-from . import runtime
+from .fileio import atomic_torch_save
+from .nn import Kernels, count_parameters
+from .pretrained import build_model, load_weights
 from .runtime import autocast, resolve_device
 
 CSV_FIELDS = ["epoch", "train_loss", "lr", "dev_eer_percent", "dev_min_tdcf", "best_dev",
@@ -110,7 +112,7 @@ def _barrier(world: int) -> None:
         dist.barrier()
 
 
-def run_info(config: Mapping[str, Any], device: torch.device, world: int) -> dict:
+def run_info(config: Mapping[str, Any], device: torch.device, world: int, kernels: Kernels) -> dict:
     """Versions, git commit and device: enough to say where a result came from."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -119,14 +121,12 @@ def run_info(config: Mapping[str, Any], device: torch.device, world: int) -> dic
         commit = None
     import scipy
 
-    layout = runtime.conv_layout(device, training=True)
     return {
         "git_commit": commit, "python": platform.python_version(), "torch": torch.__version__,
         "numpy": np.__version__, "scipy": scipy.__version__,
         "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         **runtime.cpu_description(), "world_size": world, "seed": config["seed"],
-        "encoder_layout": "channels_last" if layout == torch.channels_last else "contiguous",
-        "selu_kernel": runtime.selu_kernel(),
+        "encoder_layout": kernels.train_layout, "selu_kernel": kernels.selu,
     }
 
 
@@ -247,7 +247,7 @@ def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world
     The batch size is global: each of N processes takes batch_size // N. ``augment``
     adds its per-clip transforms to the dataset.
     """
-    records, source, _ = load_split(config, "train")
+    records, source = load_split(config, "train")
     if config["max_train_items"]:
         records = records[:config["max_train_items"]]
     train_set = TrainDataset(records, source, config["model_config"]["nb_samp"])
@@ -278,7 +278,8 @@ def _restore(out: Path, dev: torch.device, rank: int, parts: Mapping[str, Any], 
     parts["generator"].set_state(ckpt["generator"])
     _set_rng_state(ckpt["rng"][rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
     if "selu_kernel" in ckpt:  # the same float rounding as the run so far: an exact resume
-        runtime.use_selu_kernel(ckpt["selu_kernel"])
+        model = parts["model"]
+        model.kernels = dataclasses.replace(model.kernels, selu=ckpt["selu_kernel"])
     if main:
         _truncate_csv(out / "metrics.csv", ckpt["state"]["epoch"])
         print(f"resuming {out} after epoch {ckpt['state']['epoch']}")
@@ -308,7 +309,8 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
     checkpoint = {name: (part.state_dict() if part is not None else None)
                   for name, part in parts.items() if name != "generator"}
     atomic_torch_save({**checkpoint, "generator": parts["generator"].get_state(), "rng": _rng_state(),
-                       "selu_kernel": runtime.selu_kernel(), "state": state, "config": config},
+                       "selu_kernel": parts["model"].kernels.selu, "state": state,
+                       "config": config.to_dict()},
                       out / "checkpoint.pt")
     tdcf = dev_report["min_tdcf"]
     print(f"epoch {row['epoch']:3d}  loss {float(row['train_loss']):.4f}  dev EER {dev_eer:6.2f}%  "
@@ -327,7 +329,7 @@ def _rank_device(device: str | None, world: int) -> torch.device:
 
 def _announce(config, config_name: str, model, train_loader, dev, world: int, out: Path) -> None:
     """Write run_info.json (machine, kernels, parameters) and print the one-line run summary."""
-    info = run_info(config, dev, world)
+    info = run_info(config, dev, world, model.kernels)
     info["parameters"] = count_parameters(model)
     (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"training {config_name}: {info['parameters']:,} parameters, "
@@ -335,10 +337,11 @@ def _announce(config, config_name: str, model, train_loader, dev, world: int, ou
           f"{dev} (x{world})")
 
 
-def _initial_model(config: dict, resume: bool) -> torch.nn.Module:
-    """The model training starts from: a fresh init, or ``init_weights`` when fine-tuning
-    (a resumed run takes its weights from its checkpoint instead)."""
-    model = build_model(config["model_config"])
+def _initial_model(config: Mapping[str, Any], resume: bool,
+                   device: torch.device = torch.device("cpu")) -> torch.nn.Module:
+    """The model training starts from, on ``device``: a fresh init, or ``init_weights`` when
+    fine-tuning (a resumed run takes its weights from its checkpoint instead)."""
+    model = build_model(config["model_config"], device)
     if config["init_weights"] and not resume:
         load_weights(model, config["init_weights"])
     return model
@@ -366,7 +369,7 @@ def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: 
 
     augment = train_augmentation(config, rank)
     train_loader, sampler, generator = _train_loader(config, dev, rank, world, augment)
-    model = _initial_model(config, resume).to(dev)  # after set_seed: a seeded init
+    model = _initial_model(config, resume, dev)  # after set_seed: a seeded init
     ddp = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else model
     optimizer, scheduler = build_optimizer(model, config["optim_config"],

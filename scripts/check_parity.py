@@ -1,26 +1,25 @@
 """Print how far our model's outputs are from the official implementation's.
 
-    python scripts/check_parity.py
+    python -m scripts.check_parity
 
 Compares logits and embeddings, in eval mode with the bundled official weights, against
 tests/data/aasist_parity.npz (official outputs for three 64600-sample clips) and against
 tests/data/parity_lengths.npz (official outputs at 2315, 16000, 48000 and 100000 samples,
-made by scripts/make_parity_reference.py). Prints the largest absolute difference per case.
+made by python -m scripts.make_parity_reference). Prints the largest absolute difference per case.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import aasist
 
-import aasist  # noqa: E402
-from scripts.make_parity_reference import parity_inputs  # noqa: E402
+from .make_parity_reference import parity_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

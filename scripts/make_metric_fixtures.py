@@ -3,7 +3,7 @@
 evaluation packages (they are called, never copied; needs numpy and pandas).
 
 Usage (checkouts of https://github.com/asvspoof-challenge/2021 and .../asvspoof5):
-    python scripts/make_metric_fixtures.py --asvspoof2021 PATH/TO/2021 --asvspoof5 PATH/TO/asvspoof5
+    python -m scripts.make_metric_fixtures --asvspoof2021 PATH/TO/2021 --asvspoof5 PATH/TO/asvspoof5
 
 Writes, under tests/data/:
   metrics_2021/keys/{LA,DF}/...   generated keys in the organisers' layout (CM and, for LA,

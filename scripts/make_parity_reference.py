@@ -1,7 +1,7 @@
 """Record the official implementation's outputs at several input lengths (test fixture).
 
 Usage (needs a checkout of https://github.com/clovaai/aasist):
-    python scripts/make_parity_reference.py --official-dir PATH/TO/aasist \
+    python -m scripts.make_parity_reference --official-dir PATH/TO/aasist \
         [--out tests/data/parity_lengths.npz]
 
 Inputs are the reference clips of tests/data/aasist_parity.npz tiled or cut to
@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from aasist.config import load_config
+from aasist.pretrained import official
 
-from aasist.config import load_config  # noqa: E402
-from aasist.pretrained import official  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LENGTHS = (2315, 16000, 48000, 100000)  # shortest accepted, 1 s, 3 s, 6.25 s
 REFERENCE = ROOT / "tests" / "data" / "aasist_parity.npz"

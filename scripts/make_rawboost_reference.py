@@ -1,7 +1,7 @@
 """Record statistics of the authors' RawBoost implementation (test fixture).
 
 Usage (needs a checkout of https://github.com/TakHemlata/RawBoost-antispoofing):
-    python scripts/make_rawboost_reference.py --rawboost-dir PATH/TO/RawBoost-antispoofing \
+    python -m scripts.make_rawboost_reference --rawboost-dir PATH/TO/RawBoost-antispoofing \
         [--out tests/data/rawboost_reference.npz]
 
 The authors' code needs numpy < 2 (it calls ``int()`` on a one-element array), so run
@@ -136,7 +136,6 @@ def main() -> None:
 
     x = test_clip()
     stats = authors_outputs(RawBoost, x)
-    sys.path.insert(0, str(ROOT))
     try:
         ours = ours_outputs(x)
     except ImportError:   # an environment with the authors' numpy 1.x but no torch

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from aasist import cli, pretrained
+from aasist.data.corpora import CORPORA, get_corpus
 from aasist.data.mini import make_mini
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +25,22 @@ def official_weights(name: str) -> Path:
     return pretrained.official(name).weights
 
 
-def load_script(name: str):
-    """Import ``scripts/<name>`` as a module (its ``main`` runs only under ``__main__``), to
-    call its functions or ``main(argv)`` in-process."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f"_script_{Path(name).stem}", ROOT / "scripts" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_script(name: str, folder: str = "scripts"):
+    """Import ``<folder>/<name>`` (``scripts/`` or ``experiments/``) as the module
+    ``<folder>.<stem>`` (its ``main`` runs only under ``__main__``), to call its functions
+    or ``main(argv)`` in-process."""
+    import importlib
+
+    return importlib.import_module(f"{folder}.{Path(name).stem}")
+
+
+#: (bona fide, spoof) utterances per split of each corpus's mini copy.
+MINI_SIZES = {name: dict(corpus.mini_sizes) for name, corpus in CORPORA.items()}
+
+
+def make_mini_corpus(name: str, dest, seed: int = 0, sizes=None) -> Path:
+    """The mini corpus in ``name``'s layout under ``dest``; returns the corpus folder."""
+    return get_corpus(name).make_mini(dest, seed=seed, sizes=sizes)
 
 
 def tiny_corpus(dest: Path, seed: int, train=(4, 8), dev=(6, 12), eval=(6, 18)) -> Path:

@@ -12,7 +12,7 @@ import torch
 from scipy.signal import correlate
 
 from aasist.augment import TRANSFORMS, Augmenter, TrainAugmentation, validate_augment
-from aasist.augment.shift import CONDITIONS, make_shifted_copy
+from experiments.shift import CONDITIONS, make_shifted_copy
 from aasist.config import load_config
 from aasist.errors import ConfigError, DataError
 from conftest import CONFIG_DIR, load_script, run_cli, tiny_corpus
@@ -155,6 +155,18 @@ def test_room_responses_from_a_folder_keep_alignment(tmp_path):
     x[:, 500] = 0.5
     y = _run({"name": "reverb", "folder": str(tmp_path / "rirs")}, x)
     assert (np.abs(y).argmax(-1) == 500).all() and (np.abs(y[:, :500]) < 1e-6).all()
+
+
+def test_unreadable_audio_in_a_folder_is_named_not_skipped(tmp_path):
+    """A noise folder with a broken file is an error naming it: silently training on fewer
+    files than the user gave would change the recipe behind their back."""
+    _write_folder(tmp_path / "noise")
+    (tmp_path / "noise" / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav")
+    sf.write(tmp_path / "noise" / "empty.flac", np.zeros(0, np.float32), 16000)
+    with pytest.raises(ConfigError, match=r"augment\[0\].folder: 2 of 5 audio files in .*noise "
+                                          r"cannot be used: .*broken.wav \(Format not recognised.\); .*empty.flac"
+                                          r".*replace or remove them"):
+        Augmenter(validate_augment([{"name": "noise", "folder": str(tmp_path / "noise")}]))
 
 
 def test_missing_or_empty_folders_are_config_errors(tmp_path):
@@ -345,7 +357,7 @@ def test_shifted_copy_is_redone_when_its_source_changes(tmp_path):
 
 def test_evaluate_shifted_scores_the_copy_per_condition(shifted, tmp_path):
     import aasist
-    from aasist.augment.shift import evaluate_shifted
+    from experiments.shift import evaluate_shifted
 
     corpus, root, base = shifted
     config = load_config(CONFIG_DIR / "mini.conf", [f"database_path={corpus}", "use_cache=false",
@@ -376,12 +388,12 @@ def test_script_makes_the_copy(shifted, tmp_path):
     from conftest import ROOT
 
     corpus, _root, _ = shifted
-    proc = subprocess.run([sys.executable, "scripts/make_shifted_copy.py", "--src", str(corpus),
+    proc = subprocess.run([sys.executable, "-m", "experiments.shift", "--src", str(corpus),
                            "--dest", str(tmp_path / "s"), "--quiet"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "s" / "LA" / ".shifted_eval.json").is_file() and "evaluate" in proc.stdout
-    bad = subprocess.run([sys.executable, "scripts/make_shifted_copy.py", "--src", str(tmp_path / "no"),
+    bad = subprocess.run([sys.executable, "-m", "experiments.shift", "--src", str(tmp_path / "no"),
                           "--dest", str(tmp_path / "t")], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
@@ -389,7 +401,7 @@ def test_script_makes_the_copy(shifted, tmp_path):
 
 
 def test_eer_by_condition_splits_a_score_file_by_shift_condition(shifted, tmp_path):
-    from aasist.augment.shift import eer_by_condition
+    from experiments.shift import eer_by_condition
     from aasist.data.protocols import read_cm_protocol
 
     _corpus, root, _ = shifted
@@ -411,7 +423,7 @@ def test_eer_by_condition_splits_a_score_file_by_shift_condition(shifted, tmp_pa
 
 
 def test_fine_tuning_configs_continue_the_demo_and_differ_only_in_augmentation(tmp_path):
-    script = load_script("robust_experiment.py")
+    script = load_script("robust", "experiments")
     control = load_config(CONFIG_DIR / "mini_finetune.conf")
     robust = load_config(CONFIG_DIR / "mini_robust_finetune.conf")
     assert {k for k in robust if robust[k] != control[k]} == {"augment"}
@@ -431,7 +443,7 @@ def test_fine_tuning_configs_continue_the_demo_and_differ_only_in_augmentation(t
 
 
 def test_robust_experiment_scales_augmentation_and_starts_from_another_folder(tmp_path):
-    script = load_script("robust_experiment.py")
+    script = load_script("robust", "experiments")
     (tmp_path / "base" / "mini_s1").mkdir(parents=True)
     (tmp_path / "base" / "mini_s1" / "metrics.json").write_text(json.dumps({"final_weights": "b/last.pth"}))
     args = script.parse_args(["--out", str(tmp_path / "new"), "--start-from", str(tmp_path / "base"),

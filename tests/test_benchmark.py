@@ -1,4 +1,4 @@
-"""scripts/benchmark.py: every section runs end to end at a tiny scale (--smoke).
+"""experiments/benchmark.py: every section runs end to end at a tiny scale (--smoke).
 
 The numbers of a smoke run mean nothing; these tests check that each section still runs
 against the current package and reports the rows and columns the README's tables use.
@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from scripts import benchmark
+from experiments import benchmark
 
 
 def _smoke(tmp_path, capsys, section: str) -> list[dict]:

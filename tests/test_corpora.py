@@ -1,5 +1,5 @@
 """The corpus registry (aasist.data.corpora): layouts, readers, datasets and training on
-small generated corpora in each layout (aasist.data.mini_corpora)."""
+small generated corpora in each layout (each corpus's make_mini)."""
 from __future__ import annotations
 
 import json
@@ -10,10 +10,10 @@ import soundfile as sf
 import torch
 
 from aasist.config import load_config
-from aasist.data.corpora import (CORPORA, asv_files_2021, cm_keys_file, get_corpus,
-                                 resolve_root)
+from aasist.data.corpora import CORPORA, get_corpus
+from aasist.data.corpora.asvspoof2021 import asv_files_2021
 from aasist.data.datasets import EvalDataset, TrainDataset
-from aasist.data.mini_corpora import DEFAULT_SIZES, make_mini_corpus
+from conftest import MINI_SIZES, make_mini_corpus
 from aasist.download import verify_corpus
 from aasist.errors import ConfigError, DataError
 from aasist.train import train
@@ -56,9 +56,9 @@ def test_unknown_corpus_and_split_list_the_valid_ones():
 def test_generated_corpus_reads_and_verifies_in_its_layout(corpora, name):
     dest, roots = corpora
     corpus = get_corpus(name)
-    sizes = DEFAULT_SIZES[name]
+    sizes = MINI_SIZES[name]
     # the corpus folder and the download destination holding it both work as --root
-    assert resolve_root(corpus, dest) == roots[name] == resolve_root(corpus, roots[name])
+    assert corpus.resolve_root(dest) == roots[name] == corpus.resolve_root(roots[name])
     counts = verify_corpus(corpus, dest / corpus.root)
     assert counts == {split: b + s for split, (b, s) in sizes.items()}
     for split, (n_bona, n_spoof) in sizes.items():
@@ -75,12 +75,12 @@ def test_2021_keys_carry_every_subset_and_the_asv_trials(corpora):
     la = get_corpus("la2021").read(dest, "eval")
     assert {r.subset for r in la} == {"eval", "progress", "hidden"}
     assert {r.subset for r in la if r.key == "bonafide"} == {"eval", "progress", "hidden"}
-    keys = cm_keys_file(get_corpus("la2021"), roots["la2021"])  # found in the keys folder
+    keys = get_corpus("la2021").keys_file(roots["la2021"])  # found in the keys folder
     metadata, scores = asv_files_2021(keys)
     assert metadata.parent.name == "ASV" and scores.parent.name == "ASVTorch_Kaldi"
-    assert asv_files_2021(cm_keys_file(get_corpus("df2021"), roots["df2021"])) is None
+    assert asv_files_2021(get_corpus("df2021").keys_file(roots["df2021"])) is None
     with pytest.raises(DataError, match="keys not found"):
-        cm_keys_file(get_corpus("la2021"), dest / "nowhere")
+        get_corpus("la2021").keys_file(dest / "nowhere")
 
 
 def test_missing_audio_is_named(corpora, tmp_path):

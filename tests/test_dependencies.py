@@ -1,6 +1,6 @@
 """Every module imports, and every third-party import is declared in a requirements file.
 
-The second test reads the imports of aasist/, scripts/ and the notebook statically, so it
+The second test reads the imports of aasist/, scripts/, experiments/ and the notebook statically, so it
 fails on a missing requirement even on a machine where that package happens to be
 installed by hand.
 """
@@ -44,9 +44,11 @@ def test_the_command_line_starts():
     assert proc.returncode == 0 and "predict" in proc.stdout, proc.stderr
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scripts").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted([*(ROOT / "scripts").glob("*.py"),
+                                         *(ROOT / "experiments").glob("*.py")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_script_imports(path):
-    load_script(path.name)  # scripts run only under `if __name__ == "__main__"`
+    load_script(path.name, path.parent.name)  # they run only under `if __name__ == "__main__"`
 
 
 def _requirement_names(path: Path) -> set[str]:
@@ -80,7 +82,7 @@ def _imports(source: str) -> set[str]:
 
 
 def _sources() -> dict[str, str]:
-    files = {str(p.relative_to(ROOT)): p.read_text() for d in ("aasist", "scripts")
+    files = {str(p.relative_to(ROOT)): p.read_text() for d in ("aasist", "scripts", "experiments")
              for p in (ROOT / d).rglob("*.py")}
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
@@ -91,7 +93,7 @@ def _sources() -> dict[str, str]:
 
 def test_every_third_party_import_is_a_declared_requirement():
     runtime = _requirement_names(ROOT / "requirements.txt")
-    local = {"aasist", "scripts"}
+    local = {"aasist", "scripts", "experiments"}
     providers = packages_distributions()
     missing = []
     for where, source in _sources().items():

@@ -27,7 +27,7 @@ import soundfile as sf
 
 import aasist.download as dl
 from aasist.data.corpora import Archive, get_corpus
-from aasist.data.mini_corpora import make_mini_corpus
+from conftest import make_mini_corpus
 from aasist.download import (COMPLETE_MARKER, PRETRAINED_SHA256, download_file,
                              download_pretrained, prepare_corpus, prepare_la, safe_extract_zip,
                              verify_corpus, verify_la)
@@ -631,7 +631,7 @@ def test_interrupted_before_marker_is_not_complete(tmp_path, monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dl, "verify_la", interrupt)
+    monkeypatch.setattr(dl, "verify_corpus", interrupt)
     with pytest.raises(KeyboardInterrupt):
         prepare_la(tmp_path / "d", zip_path=archive, **FAST)
     assert not (tmp_path / "d/LA" / COMPLETE_MARKER).exists()
@@ -978,4 +978,4 @@ def test_script_other_corpus_reports_recorded_checksums(server, tmp_path, packed
     assert "release_in_the_wild ready at" in proc.stdout
     assert f"sha256 {sha(archives[0].read_bytes())}" in proc.stdout
     proc = run_in_process(capsys, "download_dataset.py", "--corpus", "itw", "--zip", "x.zip")
-    assert_one_line_error(proc, "--zip apply to --corpus la2019 only")
+    assert_one_line_error(proc, "--zip apply to corpora that come as one zip (la2019), not to itw")

@@ -12,11 +12,11 @@ import torch
 
 from aasist.config import load_config
 from aasist.data.corpora import get_corpus
-from aasist.data.mini_corpora import make_mini_corpus
+from conftest import make_mini_corpus
 from aasist.data.protocols import CmRecord
 from aasist.errors import ConfigError, DataError
 from aasist.evaluate import eval_loader, join_scores, load_split
-from aasist.model import build_model
+from aasist.pretrained import build_model
 from aasist.predict import Detector
 from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, official_weights, run_cli, tiny_corpus
 
@@ -45,7 +45,7 @@ def test_eval_nb_samp_is_the_scoring_window_of_evaluation_and_predict(corpus):
     longer = load_config(CONFIG_DIR / "mini.conf", base)  # trains on 4,000, scores 16,000
     official = load_config(CONFIG_DIR / "mini.conf", base + ["model_config.eval_nb_samp=0"])
     assert (longer["model_config"]["nb_samp"], longer["model_config"]["eval_nb_samp"]) == (4000, 16000)
-    records, source, _ = load_split(official, "dev")
+    records, source = load_split(official, "dev")
     cpu = torch.device("cpu")
     x_official, ids_official = next(iter(eval_loader(records, source, official, cpu)))
     x_longer, ids_longer = next(iter(eval_loader(records, source, longer, cpu)))

@@ -116,7 +116,8 @@ def test_asv_scores(corpus):
 def test_readers_and_tdcf_accept_the_corpus(corpus):
     """The package's own readers parse it, and a min t-DCF can be computed from it."""
     pytest.importorskip("aasist.metrics")
-    from aasist.data.protocols import la_paths, read_asv_scores, read_cm_protocol
+    from aasist.data.protocols import la_paths, read_cm_protocol
+    from aasist.data.scores import read_asv_records as read_asv_scores
     from aasist.metrics import min_tdcf_2019
 
     paths = la_paths(corpus.parent, "eval")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import aasist
-from aasist.model import count_parameters
+from aasist.nn import count_parameters
 from conftest import CONFIG_DIR, PARITY, ROOT, loss_before_and_after_steps, official_weights
 
 MODELS = ("AASIST-L", "AASIST")
@@ -53,7 +53,7 @@ def test_parity_with_official_outputs(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_parity_at_other_lengths(name):
     """Official outputs at 2315 (shortest), 16000, 48000 and 100000 samples
-    (tests/data/parity_lengths.npz, made by scripts/make_parity_reference.py)."""
+    (tests/data/parity_lengths.npz, made by python -m scripts.make_parity_reference)."""
     from scripts.make_parity_reference import parity_inputs
 
     fixture = np.load(FIXTURE)
@@ -106,7 +106,7 @@ def test_gradients_reach_every_parameter_that_matters():
 @pytest.mark.parametrize("padding,kernel", [((1, 1), (2, 3)), ((0, 1), (1, 3))])
 def test_one_channel_conv_equals_nn_conv2d(layout, padding, kernel):
     """The stacked-shifts form of the 1-input-channel convolution: values, layout, gradients."""
-    from aasist.model import _conv_one_channel
+    from aasist.nn.layers import conv_one_channel as _conv_one_channel
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(1, 8, kernel_size=kernel, padding=padding)
@@ -124,7 +124,7 @@ def test_one_channel_conv_equals_nn_conv2d(layout, padding, kernel):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_time_max_pool_equals_nn_max_pool2d(layout):
-    from aasist.model import _max_pool_time
+    from aasist.nn.layers import max_pool_time as _max_pool_time
 
     y = torch.randn(2, 8, 5, 41, generator=torch.Generator().manual_seed(0))
     y[0, :, :, :12] = y[0, :, :, :12].round()  # ties: the gradient goes to the first maximum
@@ -143,7 +143,7 @@ def test_stem_pool_equals_max_pool2d_of_abs(bands, length):
     """The 3x3 max-pool of the sinc output's magnitude: the fast path (no gradient needed,
     as in training) gives the official op's values whatever the band and sample counts
     modulo 3; an input that needs a gradient gets the official op and its gradient."""
-    from aasist.model import _stem_pool
+    from aasist.nn.layers import stem_pool as _stem_pool
 
     x = torch.randn(2, bands, length, generator=torch.Generator().manual_seed(1))
     ref = x.clone().requires_grad_()
@@ -157,14 +157,12 @@ def test_stem_pool_equals_max_pool2d_of_abs(bands, length):
 
 
 @pytest.mark.parametrize("kernel", ["torch", "exp"])
-def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
-    from aasist import runtime
-    from aasist.model import selu_
+def test_selu_kernels_equal_torch_selu(kernel):
+    from aasist.nn.layers import selu_
 
-    monkeypatch.setattr(runtime, "selu_kernel", lambda: kernel)
     x = torch.cat([torch.linspace(-30, 30, 2001), torch.tensor([0.0, -1e-8, 1e-8])])
     leaf = x.clone().requires_grad_()
-    y = selu_(leaf * 1)  # in place on a non-leaf, as the model calls it
+    y = selu_(leaf * 1, kernel)  # in place on a non-leaf, as the model calls it
     assert torch.allclose(y, torch.nn.functional.selu(x), rtol=1e-6, atol=1e-6)
     (grad,) = torch.autograd.grad(y.sum(), leaf)
     ref = leaf.detach().clone().requires_grad_()
@@ -172,53 +170,69 @@ def test_selu_kernels_equal_torch_selu(kernel, monkeypatch):
     assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
 
 
-def test_selu_rule_is_a_function_of_cpu_and_torch_version(monkeypatch):
+@pytest.fixture
+def default_settings(monkeypatch):
+    """aasist.runtime as a program that imported the package sees it: nothing applied."""
     from aasist import runtime
 
+    monkeypatch.setattr(runtime, "_settings", runtime.Settings(malloc_tuning=False))
+    return runtime
+
+
+def test_selu_rule_is_a_function_of_cpu_and_torch_version(default_settings, monkeypatch):
+    runtime = default_settings
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     monkeypatch.setattr(torch, "__version__", "2.14.1+cu130")
-    assert runtime._selu_rule() == "exp"
+    assert runtime.kernels_for("cpu").selu == "exp"
     monkeypatch.setattr(torch, "__version__", "2.11.0")
-    assert runtime._selu_rule() == "torch"
+    assert runtime.kernels_for("cpu").selu == "torch"
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     monkeypatch.setattr(torch, "__version__", "2.14.1")
-    assert runtime._selu_rule() == "torch"
+    assert runtime.kernels_for("cpu").selu == "torch"
 
 
-def test_selu_kernel_is_fixed_per_process(monkeypatch):
-    from aasist import runtime
-
-    monkeypatch.setattr(runtime, "_selu_choice", None)
-    monkeypatch.setenv("AASIST_SELU", "exp")
-    assert runtime.selu_kernel() == "exp"
-    monkeypatch.setenv("AASIST_SELU", "torch")
-    assert runtime.selu_kernel() == "exp"  # chosen once; a later environment change is ignored
-    monkeypatch.setattr(runtime, "_selu_choice", None)
-    monkeypatch.delenv("AASIST_SELU")
-    monkeypatch.setattr(runtime, "_selu_rule", lambda: "exp")
-    assert runtime.selu_kernel() == "exp"  # unforced: the rule
-    runtime.use_selu_kernel("torch")
-    assert runtime.selu_kernel() == "torch"
-    with pytest.raises(aasist.ConfigError, match="valid: torch, exp"):
-        runtime.use_selu_kernel("fast")
+def test_kernels_are_forced_only_by_applied_settings(default_settings, monkeypatch):
+    """The environment is read when the command line starts (Settings.from_env + apply),
+    never by a model or a forward pass."""
+    runtime = default_settings
+    rule = runtime.kernels_for("cpu")
+    forced = "exp" if rule.selu == "torch" else "torch"
+    monkeypatch.setenv("AASIST_SELU", forced)
+    monkeypatch.setenv("AASIST_LAYOUT", "contiguous")
+    assert runtime.kernels_for("cpu") == rule  # set, but not applied: the rule
+    settings = runtime.Settings.from_env()
+    assert (settings.selu, settings.layout) == (forced, "contiguous")
+    runtime.apply(runtime.Settings(selu=forced, layout="contiguous", malloc_tuning=False))
+    assert runtime.kernels_for("cpu").selu == forced
+    assert runtime.kernels_for("cpu").eval_layout == "contiguous"
+    model = _model("AASIST-L")  # built after apply: the forced kernels
+    assert model.kernels == runtime.kernels_for("cpu")
+    monkeypatch.setenv("AASIST_SELU", rule.selu)  # a later environment change is ignored
+    assert runtime.kernels_for("cpu").selu == forced
+    # unknown values in the environment fall back to the rule; bad explicit ones are errors
+    assert runtime.Settings.from_env({"AASIST_SELU": "fast"}).selu == "auto"
+    with pytest.raises(aasist.ConfigError, match="valid: auto, torch, exp"):
+        runtime.Settings(selu="fast")
+    with pytest.raises(ValueError, match="unknown SELU kernel"):
+        aasist.Kernels(selu="fast")
 
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
-def test_every_layout_matches_official_outputs_and_gradients(name, layout, monkeypatch):
-    """Each encoder layout, forced, gives the official logits (eval) and the same gradients
-    (training) as the other one, whatever this machine would pick by itself."""
+def test_every_layout_matches_official_outputs_and_gradients(name, layout):
+    """Each encoder layout, given explicitly, gives the official logits (eval) and the same
+    gradients (training) as the other one, whatever this machine would pick by itself."""
     ref = np.load(PARITY)
-    monkeypatch.setenv("AASIST_LAYOUT", layout)
     model = _official(name)
+    model.kernels = aasist.Kernels(train_layout=layout, eval_layout=layout)
     with torch.inference_mode():
         logits = model(torch.from_numpy(ref["input"])).numpy()
     np.testing.assert_allclose(logits, ref[f"{name}/logits"], atol=1e-4, rtol=0)
 
     grads = {}
     for forced in ("channels_last", "contiguous"):
-        monkeypatch.setenv("AASIST_LAYOUT", forced)
         model = _official(name)  # eval mode: no dropout, fixed BatchNorm statistics
+        model.kernels = aasist.Kernels(train_layout=forced, eval_layout=forced)
         x = torch.from_numpy(ref["input"][:2, :16000].copy())
         loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([0, 1]))
         grads[forced] = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
@@ -230,18 +244,15 @@ def test_every_layout_matches_official_outputs_and_gradients(name, layout, monke
         assert (a - b).norm() <= 5e-3 * b.norm() + 1e-6
 
 
-def test_layout_rule(monkeypatch):
-    from aasist import runtime
-
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.delenv("AASIST_LAYOUT", raising=False)
-    assert runtime.conv_layout(cpu, training=False) == torch.channels_last
-    assert runtime.conv_layout(cuda, training=True) == torch.channels_last
+def test_layout_rule(default_settings, monkeypatch):
+    runtime = default_settings
+    assert runtime.kernels_for("cpu").eval_layout == "channels_last"
+    assert runtime.kernels_for("cuda").train_layout == "channels_last"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN held to AVX2: default layout
     assert not runtime.onednn_avx512()
-    assert runtime.conv_layout(cpu, training=True) == torch.contiguous_format
-    monkeypatch.setenv("AASIST_LAYOUT", "channels_last")
-    assert runtime.conv_layout(cpu, training=True) == torch.channels_last
+    assert runtime.kernels_for("cpu").train_layout == "contiguous"
+    runtime.apply(runtime.Settings(layout="channels_last", malloc_tuning=False))
+    assert runtime.kernels_for("cpu").train_layout == "channels_last"
 
 
 def test_freq_aug_masks_sinc_bands():
@@ -265,14 +276,25 @@ def test_load_weights_errors_name_the_file(tmp_path):
         aasist.load_weights(model, tmp_path / "missing.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(aasist.DataError, match="junk.pth"):
+    with pytest.raises(aasist.DataError, match=r"junk.pth: not a readable PyTorch checkpoint "
+                                               r"\(\w+Error: .+\)") as info:
         aasist.load_weights(model, junk)
-    with pytest.raises(aasist.DataError, match="do not fit"):
+    # the cause is kept (in the message and as __cause__), not hidden
+    assert info.value.__cause__ is not None
+    assert f"({type(info.value.__cause__).__name__}: " in str(info.value)  # class and reason
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(aasist.DataError, match=r"empty.pth: .*\(EOFError: the file ends early"):
+        aasist.load_weights(model, empty)
+    with pytest.raises(aasist.DataError, match="do not fit") as info:
         aasist.load_weights(model, official_weights("AASIST-L"))
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(aasist.DataError, match="weights is a folder"):
+        aasist.load_weights(model, tmp_path)
 
 
 def test_malloc_tuning_can_be_switched_off():
-    code = "import aasist.runtime as r, aasist; print(r.malloc_tuned)"
+    code = ("import aasist.runtime as r; r.apply(r.Settings.from_env()); print(r.malloc_tuned)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={"AASIST_MALLOC_TUNING": "0", "PATH": ""}, check=True)
     assert out.stdout.strip() == "False"
@@ -287,7 +309,7 @@ def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
     Plain malloc/free in one thread, so that no other allocation lands between them."""
     code = (
         "import ctypes, resource, sys, aasist.runtime as r\n"
-        "if not r.malloc_tuned: print('untuned'); sys.exit()\n"
+        "if not r.tune_malloc(): print('untuned'); sys.exit()\n"
         "libc = ctypes.CDLL('libc.so.6'); libc.malloc.restype = ctypes.c_void_p\n"
         "libc.malloc.argtypes = [ctypes.c_size_t]; libc.free.argtypes = [ctypes.c_void_p]\n"
         "def touch():\n"
@@ -307,7 +329,7 @@ def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
 
 def test_interpolated_weights_lie_between_the_two_and_the_script_writes_them(tmp_path, capsys):
     from aasist.errors import ConfigError, DataError
-    from aasist.model import interpolate_weights
+    from aasist.pretrained import interpolate_weights
     from conftest import load_script
     config = aasist.load_config(CONFIG_DIR / "mini.conf")
     torch.manual_seed(0)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from aasist.data.protocols import (AsvRecord, CmRecord, la_paths, read_2021_asv_metadata,
-                                   read_2021_metadata, read_asv_scores, read_asvspoof5_protocol,
+                                   read_2021_metadata, read_asvspoof5_protocol,
                                    read_cm_protocol, read_in_the_wild)
+from aasist.data.scores import read_asv_records as read_asv_scores
 from aasist.data.scores import read_asv_scores as read_asv_score_arrays
 from aasist.errors import DataError
 
@@ -61,7 +62,7 @@ def test_cm_protocol_duplicate_utterance(tmp_path):
 
 
 def test_cm_protocol_missing_and_binary_file(tmp_path):
-    with pytest.raises(DataError, match="CM protocol not found: .*nope.txt.*download_dataset.py"):
+    with pytest.raises(DataError, match="CM protocol not found: .*nope.txt.*aasist download"):
         read_cm_protocol(tmp_path / "nope.txt")
     p = tmp_path / "bin.txt"
     p.write_bytes(b"LA_0079 LA_T_1 - - bonafide\n\xff\xfe\x00garbage\x80")

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from aasist.errors import ConfigError, DataError
-from aasist.reports import metrics_from_files, score_report
+from aasist.data.corpora import metrics_from_files
+from aasist.data.corpora.la2019 import score_report
 
 from conftest import DATA, LA_EVAL_LIKE
 

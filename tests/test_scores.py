@@ -6,7 +6,8 @@ import pytest
 
 from aasist.data.protocols import CmRecord
 from aasist.data.scores import (read_2021_asv_scores, read_asv_scores, read_asvspoof5_scores,
-                                read_cm_scores, read_trial_scores, write_cm_scores, write_scores)
+                                read_cm_scores, read_trial_scores, write_cm_scores)
+from aasist.data.corpora import get_corpus
 from aasist.errors import DataError
 
 
@@ -103,14 +104,14 @@ def test_write_cm_scores_official_columns_round_trip(tmp_path):
 
 def test_trial_scores_round_trip_and_asvspoof5_header(tmp_path):
     records = [CmRecord("S", "DF_E_1", "A07", "spoof"), CmRecord("S", "DF_E_2", "-", "bonafide")]
-    write_scores("trial", tmp_path / "s.txt", records, np.array([0.5, -1.25]))
+    get_corpus("itw").write_scores(tmp_path / "s.txt", records, np.array([0.5, -1.25]))
     assert (tmp_path / "s.txt").read_text() == "DF_E_1 0.5\nDF_E_2 -1.25\n"
     got = read_trial_scores(tmp_path / "s.txt")
     assert got.scores == {"DF_E_1": 0.5, "DF_E_2": -1.25} and got.lines == {"DF_E_1": 1, "DF_E_2": 2}
-    write_scores("asvspoof5", tmp_path / "s.tsv", records, np.array([0.5, -1.25]))
+    get_corpus("asvspoof5").write_scores(tmp_path / "s.tsv", records, np.array([0.5, -1.25]))
     assert (tmp_path / "s.tsv").read_text() == "filename\tcm-score\nDF_E_1\t0.5\nDF_E_2\t-1.25\n"
     assert read_asvspoof5_scores(tmp_path / "s.tsv").scores == got.scores
-    write_scores("cm4", tmp_path / "s4.txt", records, np.array([0.5, -1.25]))
+    get_corpus("la2019").write_scores(tmp_path / "s4.txt", records, np.array([0.5, -1.25]))
     assert read_cm_scores(tmp_path / "s4.txt").utt_ids == ["DF_E_1", "DF_E_2"]
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from aasist.config import load_config
-from aasist.model import build_model
+from aasist.pretrained import build_model
 from aasist.train import TrainingError, build_optimizer, train
 from conftest import CONFIG_DIR, ROOT, run_cli, tiny_corpus
 
@@ -89,7 +89,7 @@ def test_missing_dataset_says_how_to_download(tmp_path, capsys):
     proc = run_cli(capsys, "train", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set",
                 f"database_path={tmp_path / 'LA'}", "--out", str(tmp_path / "run"))
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-    assert "download_dataset.py" in proc.stderr and "protocol not found" in proc.stderr
+    assert "aasist download" in proc.stderr and "protocol not found" in proc.stderr
 
 
 def test_unknown_key_lists_valid_keys(corpus, capsys):
@@ -131,8 +131,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, tmp_path, mon
     train(config, out, progress=False)
     good = torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"]
 
-    import aasist.model
-    monkeypatch.setattr(aasist.model.Model, "forward",
+    import aasist.nn.aasist
+    monkeypatch.setattr(aasist.nn.aasist.Model, "forward",
                         lambda self, x, freq_aug=False, return_hidden=False: torch.full((len(x), 2), math.nan))
     config2 = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
     with pytest.raises(TrainingError, match="loss became nan .* checkpoint.pt"):

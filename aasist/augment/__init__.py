@@ -16,7 +16,7 @@ packet_loss   silenced 20 ms frames                                           ba
 ============  ==============================================================  ===========
 
 Augmentation runs only in training (`aasist.train`), never in evaluation or prediction.
-`aasist.augment.shift` makes a channel-shifted copy of an evaluation split with the same
+``experiments/shift.py`` makes a channel-shifted copy of an evaluation split with the same
 building blocks, to measure what a model does on audio recorded and sent as users' is.
 """
 from __future__ import annotations

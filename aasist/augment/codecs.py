@@ -8,7 +8,7 @@ encoder delay) and cut or zero-padded to the input length.
 
 A ``compression`` level is libsndfile's ``compression_level`` (0 = best quality, towards
 1 = lowest bitrate); what it means in kbit/s differs per codec, see
-``python scripts/benchmark.py --sections augment``.
+``python -m experiments.benchmark --sections augment``.
 """
 from __future__ import annotations
 

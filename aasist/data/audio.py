@@ -34,7 +34,7 @@ SAMPLE_RATE = 16000
 INT16_SCALE = 32768.0  # libsndfile's float scale for 16-bit PCM
 
 
-_REEXTRACT = "re-extract the dataset (`python scripts/download_dataset.py`)"
+_REEXTRACT = "re-extract the dataset (`aasist download`)"
 
 
 def check_audio_file(path: Path) -> None:

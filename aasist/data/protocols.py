@@ -42,8 +42,8 @@ ASV_KEYS = ("target", "nontarget", "spoof")
 TRACKS_2021 = ("LA", "DF")
 
 _PROTOCOL_NAMES = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
-_DOWNLOAD_HINT = "download and extract LA.zip with `python scripts/download_dataset.py`"
-_KEYS_HINT = "download and extract the keys with `python scripts/download_dataset.py --corpus la2021` (or df2021)"
+_DOWNLOAD_HINT = "download and extract LA.zip with `aasist download --corpus la2019`"
+_KEYS_HINT = "download and extract the keys with `aasist download --corpus la2021` (or df2021)"
 
 
 # --------------------------------------------------------------------------- records
@@ -241,16 +241,6 @@ def la_paths(root: PathLike, split: str) -> LaPaths:
     return LaPaths(split=split, protocol=protocol, flac_dir=flac_dir, asv_scores=asv)
 
 
-def read_asv_scores(path: PathLike) -> list[AsvRecord]:
-    """Read an ASVspoof 2019 ASV score file (``bonafide target 2.5`` / ``A07 spoof 0.4``)
-    as records; :func:`aasist.data.scores.read_asv_scores` (the parser) gives arrays."""
-    from .scores import read_asv_scores as read_asv_arrays
-
-    scores = read_asv_arrays(path)
-    return [AsvRecord(source=s, key=k, score=float(v))
-            for s, k, v in zip(scores.sources, scores.keys, scores.scores)]
-
-
 # --------------------------------------------------------------------------- 2021 LA / DF
 
 _COLUMNS_2021 = {"LA": 8, "DF": 13}
@@ -346,7 +336,7 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
 # --------------------------------------------------------------------------- ASVspoof 5
 
 _ASV5_KEY_HEADER = ("filename", "cm-label")
-_ASV5_HINT = "download and extract ASVspoof5_protocols.tar.gz (`python scripts/download_dataset.py --corpus asvspoof5`)"
+_ASV5_HINT = "download and extract ASVspoof5_protocols.tar.gz (`aasist download --corpus asvspoof5`)"
 
 
 def read_asvspoof5_protocol(path: PathLike) -> list[Asvspoof5Record]:
@@ -391,6 +381,6 @@ def protocol_summary(records: list[CmRecord]) -> dict[str, int]:
 __all__ = [
     "ASV_KEYS", "Asv2021Record", "AsvRecord", "Asvspoof5Record", "CM_KEYS", "CmRecord",
     "LaPaths", "SPLITS", "Trial2021Record", "WildRecord", "la_paths", "protocol_summary",
-    "read_2021_asv_metadata", "read_2021_metadata", "read_asv_scores", "read_asvspoof5_protocol",
+    "read_2021_asv_metadata", "read_2021_metadata", "read_asvspoof5_protocol",
     "read_cm_protocol", "read_in_the_wild", "utt_id_of",
 ]

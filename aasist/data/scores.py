@@ -21,7 +21,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ..fileio import atomic_write
-from .protocols import ASV_KEYS, CM_KEYS, CmRecord
+from .protocols import ASV_KEYS, CM_KEYS, AsvRecord, CmRecord
 from .textfile import check_unique, data_lines, line_error, parse_score
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -161,6 +161,13 @@ def read_asv_scores(path: PathLike) -> ASVScores:
     return ASVScores(path, sources, keys, np.asarray(scores, dtype=np.float64))
 
 
+def read_asv_records(path: PathLike) -> list[AsvRecord]:
+    """:func:`read_asv_scores` as one record per line."""
+    scores = read_asv_scores(path)
+    return [AsvRecord(source=s, key=k, score=float(v))
+            for s, k, v in zip(scores.sources, scores.keys, scores.scores)]
+
+
 @dataclass(frozen=True)
 class TrialScores:
     """Scores by trial id, and the line each came from (for messages)."""
@@ -241,20 +248,6 @@ def write_cm_scores(path: PathLike, records: Sequence[CmRecord], values: np.ndar
             fh.write(f"{record.utt_id} {record.attack} {record.key} {float(value)!r}\n")
 
 
-def write_scores(score_format: str, path: PathLike, records: Sequence, values: np.ndarray) -> None:
-    """Write ``records``' scores (N,) in a corpus's official format (see
-    :class:`aasist.data.corpora.Corpus`): ``cm4`` (2019), ``trial`` (2021, In-the-Wild) or
-    ``asvspoof5`` (tab separated, with its header)."""
-    if score_format == "cm4":
-        write_cm_scores(path, records, values)
-    elif score_format == "trial":
-        write_trial_scores(path, [r.utt_id for r in records], values)
-    elif score_format == "asvspoof5":
-        write_trial_scores(path, [r.utt_id for r in records], values, ASVSPOOF5_HEADER, "\t")
-    else:
-        raise ValueError(f"unknown score format {score_format!r}")
-
-
 __all__ = ["ASVSPOOF5_HEADER", "ASVScores", "BONAFIDE_SOURCES", "CMScores", "TrialScores",
-           "read_2021_asv_scores", "read_asv_scores", "read_asvspoof5_scores", "read_cm_scores",
-           "read_trial_scores", "write_cm_scores", "write_scores", "write_trial_scores"]
+           "read_2021_asv_scores", "read_asv_records", "read_asv_scores", "read_asvspoof5_scores", "read_cm_scores",
+           "read_trial_scores", "write_cm_scores", "write_trial_scores"]

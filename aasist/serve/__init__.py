@@ -1,4 +1,4 @@
-"""The local web app: `python -m aasist serve` (see :mod:`aasist.serve.app`)."""
+"""The local web app: `aasist serve` (see :mod:`aasist.serve.app`)."""
 from __future__ import annotations
 
 from .app import DEFAULT_MAX_UPLOAD_MB, create_app, run_server

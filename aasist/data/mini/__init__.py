@@ -14,10 +14,10 @@ scores, markers), :mod:`.dsp` (the signal processing they share).
 
 Spoofs are made from bona-fide-like utterances of the same split's speakers, with length,
 loudness and noise floor drawn from a stream the attacks never touch, so the vocoder
-artefacts are all that separates the classes.  They are strong on purpose: ``python -m
-aasist train --config config/mini.conf`` must teach AASIST something real within minutes on
+artefacts are all that separates the classes.  They are strong on purpose: ``aasist train
+--config mini`` must teach AASIST something real within minutes on
 two CPU cores, and AASIST's sinc filterbank and graph pooling pick up broad, consistent
-differences first (README, "Quickstart", has the measured time and EERs).  The default
+differences first (docs/results.md has the measured time and EERs).  The default
 corpus (2,100 utterances, about 70 minutes of audio) takes under a minute to generate.
 """
 from .corpus import (DEFAULT_SIZES, EVAL_ATTACKS, MARKER_NAME, SAMPLE_RATE, TRAIN_ATTACKS,

@@ -1,41 +1,58 @@
-"""AASIST and AASIST-L (Jung et al., ICASSP 2022), written for this project.
+"""Building blocks of the AASIST family: sinc front end, residual encoder, graph attention.
 
-The module tree and parameter names match the official clovaai/aasist checkpoints, so
-``model.load_state_dict(torch.load("AASIST-L.pth"), strict=True)`` works, and in eval mode
-the logits agree with the official implementation to float32 rounding.
-Official behaviours that the checkpoints were trained with are reproduced, not "fixed":
-
-* each residual block's first convolution reads the block *input*; the official code
-  computes ``selu(bn1(x))`` and throws it away, so ``bn1`` exists (for the state_dict) but
-  is skipped here — it never influenced the output;
-* in the heterogeneous graph layer one weight (``att_weight12``) scores both cross-type
-  blocks of the attention map;
-* the learnable master node enters the first heterogeneous layer un-projected;
-* graph pooling multiplies nodes by their sigmoid score before gathering the top-k;
-* the sinc front end is a fixed (not learned) mel-spaced band-pass filterbank.
-
-Shapes below: B batch, L samples, C channels, F frequency rows, T time steps, N nodes.
+Torch only: no files, no environment, no process settings. Kernel choices that change
+speed but not values (beyond float rounding) come in as a :class:`Kernels` object.
+Shapes: B batch, L samples, C channels, F frequency rows, T time steps, N nodes.
 """
 from __future__ import annotations
 
-import os
 import random
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import pretrained, runtime
-from .config import load_config
-from .errors import ConfigError, DataError
-from .melscale import hz_to_mel, mel_to_hz
-
-PathLike = Union[str, "os.PathLike[str]"]
+from ..melscale import hz_to_mel, mel_to_hz
 
 N_POOLING_STAGES = 7  # one 3x max-pool after the sinc layer and one per residual block
+
+LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+SELU_KERNELS = ("torch", "exp")
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """How a forward pass runs; every choice gives the same values up to float rounding.
+
+    ``train_layout`` / ``eval_layout``: memory layout of the encoder's activations in
+    training / inference mode (``"channels_last"`` or ``"contiguous"``). ``selu``: SELU
+    computed by ``F.selu`` (``"torch"``) or from ``exp`` (``"exp"``, see :func:`selu_`).
+    The default suits any machine; :func:`aasist.runtime.kernels_for` picks the fastest
+    for the CPU or GPU at hand.
+    """
+
+    train_layout: str = "contiguous"
+    eval_layout: str = "channels_last"
+    selu: str = "torch"
+
+    def __post_init__(self):
+        for name in ("train_layout", "eval_layout"):
+            if getattr(self, name) not in LAYOUTS:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(LAYOUTS)}")
+        if self.selu not in SELU_KERNELS:
+            raise ValueError(f"unknown SELU kernel {self.selu!r}; valid: {', '.join(SELU_KERNELS)}")
+
+    def layout(self, training: bool) -> torch.memory_format:
+        return LAYOUTS[self.train_layout if training else self.eval_layout]
+
+
+def min_input_samples(first_conv: int) -> int:
+    """Shortest waveform an AASIST-style encoder with a ``first_conv``-tap sinc layer takes:
+    every 3x time pooling must keep at least one step."""
+    kernel = first_conv + 1 if first_conv % 2 == 0 else first_conv
+    return 3 ** N_POOLING_STAGES + kernel - 1
 
 
 def sinc_filterbank(n_filters: int, kernel_size: int, sample_rate: int = 16000) -> torch.Tensor:
@@ -83,7 +100,7 @@ class SincConv(nn.Module):
         return F.conv1d(x.unsqueeze(1), filters.to(x.dtype))
 
 
-def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_format) -> torch.Tensor:
+def conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_format) -> torch.Tensor:
     """``conv(x)`` for a 1-input-channel convolution, without oneDNN's 1-channel kernels.
 
     oneDNN runs 1-channel 2-D convolutions at a few GFLOP/s. Stacking the kh*kw shifted copies
@@ -106,13 +123,13 @@ def _conv_one_channel(x: torch.Tensor, conv: nn.Conv2d, layout: torch.memory_for
     return out.view(len(cols), -1, h_out, w_out)
 
 
-def selu_(x: torch.Tensor) -> torch.Tensor:
-    """SELU, in place where autograd allows; the implementation `runtime.selu_kernel` picked.
+def selu_(x: torch.Tensor, kernel: str = "torch") -> torch.Tensor:
+    """SELU, in place where autograd allows; ``kernel`` as in :class:`Kernels`.
 
     Some PyTorch builds run SELU's expm1 several times slower than exp (the torch 2.14.1
     wheel with AVX-512); there ``exp(min(x, 0)) - 1`` is faster and differs by float rounding.
     """
-    if runtime.selu_kernel() == "torch":
+    if kernel == "torch":
         return F.selu(x, inplace=True)
     return _SeluFromExp.apply(x)
 
@@ -142,7 +159,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
 
 
-def _stem_pool(x: torch.Tensor) -> torch.Tensor:
+def stem_pool(x: torch.Tensor) -> torch.Tensor:
     """``max_pool2d(|x|, (3, 3))`` of the sinc output: (B, F, L) -> (B, 1, F // 3, L // 3).
 
     PyTorch's 2-D max-pool on a 1-channel input runs a scalar loop (about 80 ms for a batch
@@ -159,7 +176,7 @@ def _stem_pool(x: torch.Tensor) -> torch.Tensor:
     return F.max_pool1d(bands, 3).unsqueeze(1)
 
 
-def _max_pool_time(x: torch.Tensor) -> torch.Tensor:
+def max_pool_time(x: torch.Tensor) -> torch.Tensor:
     """Max-pool by 3 along the last axis: (B, C, F, T) -> (B, C, F, T // 3).
 
     Same values and gradients as ``nn.MaxPool2d((1, 3))``, whatever the memory layout;
@@ -224,18 +241,18 @@ class Residual_block(nn.Module):  # noqa: N801 - official class name, kept for f
         if self.downsample:
             self.conv_downsample = nn.Conv2d(c_in, c_out, kernel_size=(1, 3), padding=(0, 1))
 
-    def forward(self, x: torch.Tensor, layout: torch.memory_format = torch.contiguous_format
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layout: torch.memory_format = torch.contiguous_format,
+                selu: str = "torch") -> torch.Tensor:
         """``layout`` is the memory format of the first block's output (later blocks keep
-        their input's), see `runtime.conv_layout`."""
+        their input's) and ``selu`` the SELU kernel, see :class:`Kernels`."""
         def conv(layer: nn.Conv2d, inp: torch.Tensor) -> torch.Tensor:
-            return _conv_one_channel(inp, layer, layout) if layer.in_channels == 1 else layer(inp)
+            return conv_one_channel(inp, layer, layout) if layer.in_channels == 1 else layer(inp)
 
-        out = selu_(self.bn2(conv(self.conv1, x)))
+        out = selu_(self.bn2(conv(self.conv1, x)), selu)
         out = self.conv2(out)
         # in place: conv2's backward needs its input, not its output; one buffer fewer
         out += conv(self.conv_downsample, x) if self.downsample else x
-        return _max_pool_time(out)
+        return max_pool_time(out)
 
 
 def _node_pairs(x: torch.Tensor) -> torch.Tensor:
@@ -344,173 +361,3 @@ class GraphPool(nn.Module):
         n_keep = max(int(h.shape[1] * self.k), 1)
         idx = torch.topk(scores, n_keep, dim=1).indices
         return torch.gather(h * scores, 1, idx.expand(-1, -1, h.shape[2]))
-
-
-class Model(nn.Module):
-    """AASIST: raw waveform (B, L) at 16 kHz -> logits (B, 2), column 1 = bona fide.
-
-    ``forward(x, freq_aug=False, return_hidden=False)``; with ``return_hidden=True`` it
-    returns ``(hidden, logits)`` where hidden is the (B, 5 * gat_dims[-1]) embedding
-    (official order: [T_max, T_avg, S_max, S_avg, master]).
-    """
-
-    def __init__(self, d_args: Mapping[str, Any]):
-        super().__init__()
-        self.d_args = dict(d_args)
-        filts, gat_dims = d_args["filts"], d_args["gat_dims"]
-        pool_ratios, temperatures = d_args["pool_ratios"], d_args["temperatures"]
-        self.conv_time = SincConv(filts[0], d_args["first_conv"])
-        self.first_bn = nn.BatchNorm2d(num_features=1)
-        self.drop = nn.Dropout(0.5)
-        self.drop_way = nn.Dropout(0.2)
-        blocks = [filts[1], filts[2], filts[3], filts[4], filts[4], filts[4]]
-        self.encoder = nn.Sequential(*[
-            nn.Sequential(Residual_block(nb_filts=f, first=(i == 0))) for i, f in enumerate(blocks)])
-        n_freq = filts[0] // 3  # spectral nodes: sinc bands after the 3x3 max-pool
-        self.pos_S = nn.Parameter(torch.randn(1, n_freq, filts[-1][-1]))
-        self.master1 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
-        self.master2 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
-        self.GAT_layer_S = GraphAttentionLayer(filts[-1][-1], gat_dims[0], temperatures[0])
-        self.GAT_layer_T = GraphAttentionLayer(filts[-1][-1], gat_dims[0], temperatures[1])
-        self.HtrgGAT_layer_ST11 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST12 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST21 = HtrgGraphAttentionLayer(gat_dims[0], gat_dims[1], temperatures[2])
-        self.HtrgGAT_layer_ST22 = HtrgGraphAttentionLayer(gat_dims[1], gat_dims[1], temperatures[2])
-        self.pool_S = GraphPool(pool_ratios[0], gat_dims[0], 0.3)
-        self.pool_T = GraphPool(pool_ratios[1], gat_dims[0], 0.3)
-        self.pool_hS1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hT1 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hS2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.pool_hT2 = GraphPool(pool_ratios[2], gat_dims[1], 0.3)
-        self.out_layer = nn.Linear(5 * gat_dims[1], 2)
-
-    @property
-    def min_samples(self) -> int:
-        """Shortest input the architecture accepts: every 3x time pooling must keep >= 1 step."""
-        return 3 ** N_POOLING_STAGES + self.conv_time.kernel_size - 1
-
-    def _branch(self, out_t, out_s, master, first, second, pool_s, pool_t):
-        """One of the two parallel heterogeneous-graph inference paths."""
-        out_t, out_s, master = first(out_t, out_s, master)
-        out_s, out_t = pool_s(out_s), pool_t(out_t)
-        aug_t, aug_s, aug_m = second(out_t, out_s, master)
-        return out_t + aug_t, out_s + aug_s, master + aug_m
-
-    def forward(self, x: torch.Tensor, freq_aug: bool = False, return_hidden: bool = False):
-        if x.dim() != 2:
-            raise ValueError(f"expected a (batch, samples) waveform tensor, got shape {tuple(x.shape)}")
-        if x.shape[1] < self.min_samples:
-            raise ValueError(
-                f"input has {x.shape[1]} samples; AASIST needs at least {self.min_samples} "
-                f"({self.min_samples / 16000:.3f} s at 16 kHz): repeat-pad shorter clips")
-        x = self.conv_time(x, mask=freq_aug)  # (B, n_sinc, L')
-        x = _stem_pool(x)  # (B, 1, n_sinc // 3, L' // 3)
-        x = selu_(self.first_bn(x))
-        layout = runtime.conv_layout(x.device, self.training)
-        for stage in self.encoder:  # nn.Sequential(Residual_block): the official key names
-            x = stage[0](x, layout)
-        e = x.abs()  # (B, C, F, T), in `layout`
-
-        e_s = e.amax(dim=3).transpose(1, 2) + self.pos_S  # spectral nodes (B, F, C)
-        out_s = self.pool_S(self.GAT_layer_S(e_s))
-        e_t = e.amax(dim=2).transpose(1, 2)  # temporal nodes (B, T, C)
-        out_t = self.pool_T(self.GAT_layer_T(e_t))
-
-        t1, s1, m1 = self._branch(out_t, out_s, self.master1, self.HtrgGAT_layer_ST11,
-                                  self.HtrgGAT_layer_ST12, self.pool_hS1, self.pool_hT1)
-        t2, s2, m2 = self._branch(out_t, out_s, self.master2, self.HtrgGAT_layer_ST21,
-                                  self.HtrgGAT_layer_ST22, self.pool_hS2, self.pool_hT2)
-        d = self.drop_way
-        out_t = torch.maximum(d(t1), d(t2))
-        out_s = torch.maximum(d(s1), d(s2))
-        master = torch.maximum(d(m1), d(m2))
-
-        hidden = torch.cat([out_t.abs().amax(dim=1), out_t.mean(dim=1),
-                            out_s.abs().amax(dim=1), out_s.mean(dim=1), master.squeeze(1)], dim=1)
-        logits = self.out_layer(self.drop(hidden))
-        return (hidden, logits) if return_hidden else logits
-
-
-def build_model(model_config: Mapping[str, Any]) -> Model:
-    """Build AASIST / AASIST-L from a config's ``model_config`` section (ConfigError if invalid)."""
-    filts = model_config["filts"]
-    if not (len(filts) == 5 and isinstance(filts[0], int)
-            and all(isinstance(f, list) and len(f) == 2 for f in filts[1:])):
-        raise ConfigError(f"model_config.filts must be [n_sinc, [in, out] x 4], got {filts!r}")
-    for key, n in (("gat_dims", 2), ("pool_ratios", 4), ("temperatures", 4)):
-        if len(model_config[key]) < n:
-            raise ConfigError(f"model_config.{key} needs {n} values, got {model_config[key]!r}")
-    model = Model(model_config)
-    # nb_samp always; eval_nb_samp only where set (0 = nb_samp)
-    for key in ("nb_samp", "eval_nb_samp") if model_config.get("eval_nb_samp") else ("nb_samp",):
-        if model_config[key] < model.min_samples:
-            raise ConfigError(f"model_config.{key}={model_config[key]} is shorter than the "
-                              f"{model.min_samples} samples this architecture needs")
-    return model
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (BatchNorm running statistics are buffers, not counted)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def load_weights(model: Model, path: PathLike, strict: bool = True) -> Model:
-    """Load a state_dict (official checkpoint, ours, or a run's checkpoint.pt) onto ``model``'s device.
-
-    ``path`` may also be ``official:AASIST`` / ``official:AASIST-L`` (the bundled checkpoints).
-    The official files were saved from CUDA tensors; they are mapped to wherever the model
-    lives, so they load on CPU-only machines too.
-    """
-    text = os.fspath(path)
-    path = pretrained.official(text[len(pretrained.PREFIX):]).weights \
-        if text.startswith(pretrained.PREFIX) else Path(text)
-    if not path.is_file():
-        raise DataError(f"{path}: weights not found; give a .pth file, or "
-                        f"official:{pretrained.DEFAULT} for the bundled official weights")
-    device = next(model.parameters()).device
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # a truncated or non-torch file: say which file
-        raise DataError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__})") from None
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a training checkpoint.pt: take its model weights
-    try:
-        model.load_state_dict(state, strict=strict)
-    except RuntimeError as exc:
-        lines = str(exc).splitlines()
-        first = lines[1].strip() if len(lines) > 1 else str(exc)
-        raise DataError(f"{path}: weights do not fit this model config ({first}); "
-                        f"use the config the weights were trained with") from None
-    return model
-
-
-def interpolate_weights(model_config: Mapping[str, Any], a: PathLike, b: PathLike,
-                        alpha: float = 0.5) -> Model:
-    """A model whose weights are ``(1 - alpha) * a + alpha * b``, parameters and BatchNorm
-    statistics alike (integer counters from ``b``); ``a`` and ``b`` as `load_weights` takes.
-
-    Two fine-tunes of the same model (say on clean and on augmented audio) usually stay in one
-    basin, so their weight average behaves much like an ensemble of both at the cost of one
-    model ("model soups", Wortsman et al., ICML 2022).
-    """
-    if not 0 <= alpha <= 1:
-        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
-    first = load_weights(build_model(model_config), a)
-    second = load_weights(build_model(model_config), b).state_dict()
-    mixed = {k: torch.lerp(v, second[k], alpha) if v.is_floating_point() else second[k]
-             for k, v in first.state_dict().items()}
-    first.load_state_dict(mixed)
-    return first
-
-
-def load_model(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
-               device: str = "cpu", overrides: Iterable[str] = ()) -> Model:
-    """Config file + weights -> model in eval mode on ``device``.
-
-    With neither given: the bundled official AASIST-L. ``weights="official:AASIST"`` picks
-    the other bundled checkpoint (and its config); see :func:`aasist.pretrained.resolve`
-    for how a missing config is found.
-    """
-    config_path, weights_path = pretrained.resolve(config, weights)
-    model = build_model(load_config(config_path, overrides)["model_config"]).to(device)
-    return load_weights(model, weights_path).eval()
