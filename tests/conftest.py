@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 from aasist import cli, pretrained
 from aasist.data.corpora import CORPORA, get_corpus
 from aasist.data.mini import make_mini
@@ -95,3 +97,12 @@ def loss_before_and_after_steps(model, device, *, amp: bool = False, freq_aug: b
         scaler.step(opt)
         scaler.update()
     return before, loss_now()
+
+
+def pytest_collection_modifyitems(items):
+    """The fast tier is exactly `-m "not slow"`: browser and notebook tests are slow too."""
+    for item in items:
+        kinds = {m.name for m in item.iter_markers()}
+        if kinds & {"browser", "notebook"} and "slow" not in kinds:
+            raise pytest.UsageError(f"{item.nodeid} is marked {sorted(kinds & {'browser', 'notebook'})} "
+                                    f"but not slow; add @pytest.mark.slow")

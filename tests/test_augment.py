@@ -355,6 +355,7 @@ def test_shifted_copy_is_redone_when_its_source_changes(tmp_path):
     assert after == {p.name for p in (corpus / "ASVspoof2019_LA_eval" / "flac").iterdir()} != before
 
 
+@pytest.mark.slow
 def test_evaluate_shifted_scores_the_copy_per_condition(shifted, tmp_path):
     import aasist
     from experiments.shift import evaluate_shifted
@@ -381,6 +382,7 @@ def test_shifted_copy_refuses_its_source_and_foreign_audio(shifted):
         make_shifted_copy(base / "nowhere", base / "x", progress=False)
 
 
+@pytest.mark.slow
 def test_script_makes_the_copy(shifted, tmp_path):
     import subprocess
     import sys

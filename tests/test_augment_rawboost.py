@@ -137,6 +137,7 @@ def test_defaults_are_the_authors():
     assert {k: getattr(p, k) for k in DEFAULTS} == DEFAULTS and p.algo == 5
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_runs_on_the_gpu_with_matching_statistics():
     x = _batch(n=256).cuda()

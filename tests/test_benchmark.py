@@ -30,6 +30,7 @@ def _positive(row: dict, *keys: str) -> None:
         assert isinstance(row[key], (int, float)) and math.isfinite(row[key]) and row[key] > 0, key
 
 
+@pytest.mark.slow
 def test_model_section(tmp_path, capsys):
     rows = _smoke(tmp_path, capsys, "model")
     assert [(r["model"], r["mode"], r["impl"], r["device"]) for r in rows] == [
@@ -62,6 +63,7 @@ def test_predict_section(tmp_path, capsys):
     assert row["x_real_time"] == pytest.approx(row["files_per_s"] * 1.0)
 
 
+@pytest.mark.slow
 def test_stream_section(tmp_path, capsys):
     rows = _smoke(tmp_path, capsys, "stream")
     assert [r["hop_s"] for r in rows] == [0.25, 0.5, 1.0]
@@ -72,6 +74,7 @@ def test_stream_section(tmp_path, capsys):
         assert r["real_time_factor"] == pytest.approx(r["forward_ms"] / (1000 * r["hop_s"]))
 
 
+@pytest.mark.slow
 def test_model_section_held_to_avx2_names_its_kernels(tmp_path, capsys):
     out = tmp_path / "rows.json"
     benchmark.main(["--sections", "model", "--smoke", "--cpu-isa", "default,avx2", "--json", str(out)])
@@ -88,6 +91,7 @@ def test_model_section_held_to_avx2_names_its_kernels(tmp_path, capsys):
     assert [r["layout"] for r in held if r["mode"] == "train"] == ["contiguous"]
 
 
+@pytest.mark.slow
 def test_epoch_section_with_a_variant(tmp_path, capsys):
     out = tmp_path / "rows.json"
     benchmark.main(["--sections", "epoch", "--smoke", "--json", str(out),
@@ -125,6 +129,7 @@ def test_la_like_corpus_has_la_durations_and_layout(tmp_path):
     assert all((la_paths(root, "train").flac_dir / f"{r.utt_id}.flac").is_file() for r in train)
 
 
+@pytest.mark.slow
 def test_augment_section(tmp_path, capsys):
     rows = _smoke(tmp_path, capsys, "augment")
     assert "cpu, per clip" in {r["where"] for r in rows}

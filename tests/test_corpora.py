@@ -122,6 +122,7 @@ def test_config_names_the_corpus(tmp_path):
         load_config(CONFIG_DIR / "AASIST.conf", ["max_dev_items=-1"])
 
 
+@pytest.mark.slow
 def test_train_on_asvspoof5_through_the_same_code(corpora, tmp_path):
     dest, roots = corpora
     config = load_config(CONFIG_DIR / "mini.conf", [

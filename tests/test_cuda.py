@@ -14,7 +14,8 @@ import aasist
 from aasist.runtime import autocast
 from conftest import CONFIG_DIR, PARITY, loss_before_and_after_steps, official_weights
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 MODELS = ("AASIST-L", "AASIST")
 CUDA = torch.device("cuda")
 

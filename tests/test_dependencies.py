@@ -38,6 +38,7 @@ def test_every_package_module_imports(name):
     importlib.import_module(name)
 
 
+@pytest.mark.slow
 def test_the_command_line_starts():
     proc = subprocess.run([sys.executable, "-m", "aasist", "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)

@@ -745,6 +745,7 @@ def test_script_network_loss_one_line(closed_port_url, tmp_path, capsys, monkeyp
     assert_one_line_error(proc, "failed after 6 attempts", closed_port_url)
 
 
+@pytest.mark.slow
 def test_script_happy_path_default_dest(server, tmp_path):
     url = serve_zip(server, make_la_zip(tmp_path / "LA_src.zip"))
     work = tmp_path / "clone"
@@ -901,6 +902,7 @@ def _corpus_serving(server, name: str, archives: list[Path], pin=True, **changes
     return dataclasses.replace(get_corpus(name), archives=entries, **changes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["la2021", "df2021", "itw", "asvspoof5"])
 def test_prepare_every_corpus_from_its_archives(server, tmp_path, packed, name):
     archives, counts = packed[name]

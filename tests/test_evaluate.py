@@ -63,6 +63,7 @@ def test_eval_nb_samp_is_the_scoring_window_of_evaluation_and_predict(corpus):
         build_model(load_config(CONFIG_DIR / "mini.conf", ["model_config.nb_samp=0"])["model_config"])
 
 
+@pytest.mark.slow
 def test_evaluate_cli_with_official_weights(corpus, tmp_path, capsys):
     out = tmp_path / "ev"
     proc = run_cli(capsys, "evaluate", "--config", str(CONFIG_DIR / "AASIST-L.conf"), "--set", f"database_path={corpus}",
@@ -116,6 +117,7 @@ def test_metrics_cli_malformed_score_file_is_one_line(tmp_path, capsys, content,
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr and "cm.txt" in proc.stderr
 
 
+@pytest.mark.slow
 def test_metrics_error_in_a_real_process_is_one_line_without_traceback(tmp_path):
     # The process boundary: exit status and stderr as a shell sees them.
     scores = tmp_path / "cm.txt"
@@ -151,6 +153,7 @@ def other_corpora(tmp_path_factory):
     ("itw", "eval_scores.txt", None, "release_in_the_wild/meta.csv"),
     ("asvspoof5", "eval_scores.tsv", "filename\tcm-score", "ASVspoof5/ASVspoof5.eval.track_1.tsv"),
 ])
+@pytest.mark.slow
 def test_evaluate_any_corpus_with_the_bundled_weights(other_corpora, tmp_path, capsys, name,
                                                       score_file, header, keys):
     out = tmp_path / "ev"

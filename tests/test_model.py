@@ -50,6 +50,7 @@ def test_parity_with_official_outputs(name):
     np.testing.assert_allclose(hidden.numpy(), ref[f"{name}/hidden"], atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_parity_at_other_lengths(name):
     """Official outputs at 2315 (shortest), 16000, 48000 and 100000 samples
@@ -217,6 +218,7 @@ def test_kernels_are_forced_only_by_applied_settings(default_settings, monkeypat
         aasist.Kernels(selu="fast")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
 def test_every_layout_matches_official_outputs_and_gradients(name, layout):
@@ -265,6 +267,7 @@ def test_freq_aug_masks_sinc_bands():
     assert 0 < zero_bands < 20 and not torch.equal(plain, masked)
 
 
+@pytest.mark.slow
 def test_short_training_step_lowers_loss():
     before, after = loss_before_and_after_steps(_model("AASIST-L"), torch.device("cpu"))
     assert after < before
@@ -293,6 +296,7 @@ def test_load_weights_errors_name_the_file(tmp_path):
         aasist.load_weights(model, tmp_path)
 
 
+@pytest.mark.slow
 def test_malloc_tuning_can_be_switched_off():
     code = ("import aasist.runtime as r; r.apply(r.Settings.from_env()); print(r.malloc_tuned)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
@@ -300,6 +304,7 @@ def test_malloc_tuning_can_be_switched_off():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator tuning is Linux-only")
 def test_malloc_tuning_keeps_freed_memory_for_the_next_step():
     """A freed 2.5 GiB block is reused without page faults: glibc must never trim it away.

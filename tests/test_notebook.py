@@ -1,6 +1,8 @@
 """The notebook executes top to bottom, headless, with its default parameters."""
 from __future__ import annotations
 
+import pytest
+
 import shutil
 
 import nbclient
@@ -25,6 +27,8 @@ def test_notebook_reads_nothing_outside_the_repository():
     assert "../" not in text and "shared/reference" not in text
 
 
+@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_runs_headless_on_the_mini_corpus(tmp_path, monkeypatch):
     # Offline: pip may not reach an index (the setup cell must find every requirement present).
     monkeypatch.setenv("PIP_NO_INDEX", "1")

@@ -205,6 +205,7 @@ def test_no_module_reads_the_environment_at_import():
     assert not offenders, offenders
 
 
+@pytest.mark.slow
 def test_import_changes_no_process_state():
     """Importing every module (and the lazy exports) calls no mallopt, loads no libc, changes
     no environment variable and no torch thread setting."""
@@ -255,6 +256,7 @@ def test_the_command_line_applies_the_process_settings(monkeypatch, capsys):
 # --------------------------------------------------------------------------- installed
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_an_installed_copy_works_outside_the_clone(tmp_path):
     """`pip install <clone>` (not editable), then from another folder: the console script,

@@ -285,6 +285,7 @@ def test_bad_files_do_not_stop_the_batch(det, tmp_path, workers):
             assert math.isfinite(r["score"]) and r["windows"] == 1
 
 
+@pytest.mark.slow
 def test_batched_results_match_single_scores(det, tmp_path):
     paths = [_write(tmp_path / f"f{i}.wav", _speechy(d, 16000, seed=10 + i), 16000)
              for i, d in enumerate([0.5, 2.7, 0.2, 1.0, 4.1, 0.9])]
@@ -316,6 +317,7 @@ def test_directory_recursion(det, tmp_path):
     assert len(results) == 3 and all("score" in r for r in results)
 
 
+@pytest.mark.slow
 def test_closing_the_generator_stops_the_decoding_workers(det, tmp_path):
     paths = [_write(tmp_path / f"c{i}.wav", _speechy(0.2, 16000, seed=i), 16000) for i in range(12)]
     before = set(multiprocessing.active_children())

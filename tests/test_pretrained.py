@@ -88,6 +88,7 @@ def _predict(*args):
     return json.loads(proc.stdout.splitlines()[0])
 
 
+@pytest.mark.slow
 def test_predict_with_no_arguments_gives_the_official_score(tmp_path):
     """`python -m aasist predict clip.wav` = the official AASIST-L score of the clip, offline."""
     ref = np.load(PARITY)

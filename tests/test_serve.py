@@ -178,6 +178,7 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.slow
 def test_real_server_process(server):
     with urllib.request.urlopen(server + "/api/health", timeout=60) as response:
         assert json.loads(response.read())["status"] == "ok"
@@ -219,6 +220,8 @@ def _wait(browser, condition, timeout=120):
     return WebDriverWait(browser, timeout).until(lambda b: condition(b))
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_page_scores_an_uploaded_file(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -244,6 +247,8 @@ def test_page_scores_an_uploaded_file(server, browser, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_page_scores_the_microphone_live(server, browser):
     from selenium.webdriver.common.by import By
 

@@ -48,6 +48,7 @@ def test_cosine_schedule_runs_from_base_to_min():
     assert optimizer.defaults["weight_decay"] == 1e-4 and optimizer.defaults["betas"] == (0.9, 0.999)
 
 
+@pytest.mark.slow
 def test_train_writes_the_run_directory(corpus, tmp_path):
     config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "eval_all_best=true"))
     out = tmp_path / "run"
@@ -102,6 +103,7 @@ AUGMENT = ('augment=[{"name": "codec", "p": 0.5}, {"name": "noise", "p": 0.5}, '
            '{"name": "rawboost", "p": 0.7, "algo": 5}]')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], [AUGMENT]], ids=["plain", "augmented"])
 def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tmp_path, capsys, extra):
     args = ["train", "--config", str(CONFIG_DIR / "mini.conf"), *_set_args(_overrides(corpus, *extra))]
@@ -125,6 +127,7 @@ def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tm
     assert len((killed / "metrics.csv").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
     config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
     out = tmp_path / "run"
@@ -140,6 +143,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, tmp_path, mon
     assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epoch"] == good
 
 
+@pytest.mark.slow
 def test_augmentation_changes_training_but_not_the_data(corpus, tmp_path):
     plain = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
     robust = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false", AUGMENT))
@@ -151,6 +155,7 @@ def test_augmentation_changes_training_but_not_the_data(corpus, tmp_path):
     assert [e["name"] for e in saved] == ["codec", "noise", "rawboost"] and saved[2]["nBands"] == 5
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_config(corpus, tmp_path):
     config = load_config(CONFIG_DIR / "mini.conf", _overrides(corpus, "num_epochs=1", "swa=false"))
     train(config, tmp_path / "run", progress=False)
@@ -159,6 +164,7 @@ def test_resume_refuses_a_changed_config(corpus, tmp_path):
         train(changed, tmp_path / "run", resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_with_gloo(corpus, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -172,6 +178,7 @@ def test_torchrun_two_cpu_processes_with_gloo(corpus, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["eval_eer_percent"] >= 0
 
 
+@pytest.mark.slow
 def test_init_weights_is_where_training_starts(corpus, tmp_path):
     # scheduler none + learning rate 0: Adam moves nothing, so the final parameters are
     # exactly the ones init_weights loaded (BatchNorm buffers still follow the data)
