@@ -20,7 +20,8 @@ from . import __version__
 from .errors import AasistError, ConfigError
 
 # OS errors that describe the user's machine (permissions, a full or read-only disk), not a bug.
-ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT,
+                      errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
 def run_with_errors(func: Callable[[], int | None]) -> int:
@@ -40,8 +41,8 @@ def run_with_errors(func: Callable[[], int | None]) -> int:
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             raise
-        print(f"error: {exc.filename or ''}: {exc.strerror}; free space or fix the "
-              f"permissions, then run the same command again", file=sys.stderr)
+        print(f"error: {exc.filename or ''}: {exc.strerror}; free space, fix the permissions "
+              f"or the path, then run the same command again", file=sys.stderr)
         return 1
     return 0 if code is None else int(code)
 

@@ -775,10 +775,35 @@ def _state_path(dest: Path, corpus: Corpus) -> Path:
 
 
 def _read_state(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The record of archives checked and extracted so far (empty before the first one).
+
+    Every write also refreshes ``<state>.bak``; a damaged state file falls back to that last
+    good copy, and with neither readable the download stops: reading it as empty would
+    extract a changed archive and record its checksum as trusted.
+    """
+    if not path.exists():
         return {}
+    backup = path.with_name(path.name + ".bak")
+    for candidate in (path, backup):
+        try:
+            state = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict) and all(isinstance(v, dict) for v in state.values()):
+            if candidate is backup:
+                _log.warning("%s is damaged; using its last good copy %s", path, backup)
+            return state
+    raise DownloadError(f"{path}: the record of verified archives is damaged (and has no "
+                        f"readable backup {backup.name}); delete it to check every archive "
+                        f"again: archives with a published checksum are verified against it, "
+                        f"the others are recorded afresh from the copies on disk")
+
+
+def _write_state(path: Path, state: Mapping[str, Any]) -> None:
+    text = json.dumps(state, indent=2) + "\n"
+    for target in (path, path.with_name(path.name + ".bak")):
+        with atomic_write(target) as fh:
+            fh.write(text)
 
 
 def _checked_archive(path: Path, archive: Archive, recorded: Mapping[str, Any] | None,
@@ -813,8 +838,7 @@ def _fetch_archives(corpus: Corpus, dest: Path, archive_dir: Path, mirror: str |
         safe_extract(path, dest / corpus.extract_to, progress=fetch["progress"],
                      skip_existing=not force)
         state[archive.name] = {**record, "url": url, "extracted": True}
-        with atomic_write(state_path) as fh:
-            fh.write(json.dumps(state, indent=2) + "\n")
+        _write_state(state_path, state)
         if remove_archives:
             path.unlink(missing_ok=True)
     return state

@@ -19,3 +19,7 @@ class DataError(AasistError, ValueError):
 
 class DownloadError(AasistError):
     """A download or an archive extraction failed."""
+
+
+class BusyError(AasistError):
+    """Another process holds what this one needs (a training run directory)."""

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import pickle
 import platform
 import random
 import subprocess
@@ -39,11 +40,11 @@ from tqdm.auto import tqdm
 
 from . import runtime
 from .augment import train_augmentation
-from .config import loader_workers, save_config, validate_config
+from .config import load_config, loader_workers, save_config, validate_config
 from .data.datasets import TrainDataset, make_generator, seed_worker
 from .errors import AasistError, ConfigError
 from .evaluate import evaluate_split, load_split
-from .fileio import atomic_torch_save
+from .fileio import FolderLock, atomic_torch_save, atomic_write
 from .nn import Kernels, count_parameters
 from .pretrained import build_model, load_weights
 from .runtime import autocast, resolve_device
@@ -137,13 +138,13 @@ def _prepare_run_dir(out: Path, config: dict, resume: bool) -> dict:
         if not (out / "checkpoint.pt").is_file():
             raise TrainingError(f"{out}/checkpoint.pt not found: nothing to resume; "
                                 f"drop --resume to start a new run there")
-        run_config = validate_config(json.loads(saved.read_text()))
+        run_config = load_config(saved)  # a damaged file is a ConfigError naming it
         changed = sorted(k for k in run_config if run_config[k] != config.get(k))
         if changed:
             raise ConfigError(f"--resume continues with {saved}, but these keys differ from "
                               f"the given config: {', '.join(changed)}; drop the changes or use a new --out")
         return run_config
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != FolderLock.NAME for p in out.iterdir()):
         raise TrainingError(f"run directory {out} already holds files; continue it with --resume "
                             f"or choose another --out (nothing was overwritten)")
     (out / "weights").mkdir(parents=True, exist_ok=True)
@@ -163,7 +164,13 @@ def _ensure_data(config: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- state
 
 def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state, in types ``torch.load(weights_only=True)`` reads (the NumPy key
+    array as a tensor), so a run's checkpoint.pt loads safely wherever weights are taken."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                       float(cached)),
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -171,7 +178,8 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: Mapping[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -234,10 +242,12 @@ def _read_csv(path: Path) -> list[dict]:
 def _truncate_csv(path: Path, epochs_done: int) -> None:
     """Drop rows written after the checkpoint (a run killed between CSV and checkpoint)."""
     rows = [r for r in _read_csv(path) if int(r["epoch"]) < epochs_done]
-    if path.exists():
-        path.unlink()
-    for row in rows:
-        _append_csv(path, row)
+    if not path.exists():
+        return
+    with atomic_write(path, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: row.get(k, "") for k in CSV_FIELDS} for row in rows)
 
 
 def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world: int,
@@ -268,10 +278,29 @@ def _train_loader(config: Mapping[str, Any], dev: torch.device, rank: int, world
     return loader, sampler, generator
 
 
+def _read_checkpoint(path: Path, dev: torch.device) -> dict:
+    """checkpoint.pt, or a TrainingError naming it and what to do."""
+    try:
+        try:
+            ckpt = torch.load(path, map_location=dev, weights_only=True)
+        except pickle.UnpicklingError:  # written by aasist 0.1 (NumPy arrays): the run's own file
+            ckpt = torch.load(path, map_location=dev, weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise TrainingError(f"{path}: cannot resume from it, the file is damaged or truncated "
+                            f"({exc.__class__.__name__}); start a new run (another --out), or "
+                            f"put back a copy of the file") from exc
+    missing = [k for k in ("model", "optimizer", "scheduler", "generator", "rng", "state")
+               if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise TrainingError(f"{path}: not a training checkpoint of this package (no "
+                            f"{', '.join(missing)}); start a new run (another --out)")
+    return ckpt
+
+
 def _restore(out: Path, dev: torch.device, rank: int, parts: Mapping[str, Any], main: bool) -> dict:
     """Load checkpoint.pt into model, optimiser, scheduler, SWA, scaler, loader generator and
     RNGs; drop metrics.csv rows written after it. Returns the loop state."""
-    ckpt = torch.load(out / "checkpoint.pt", map_location=dev, weights_only=False)
+    ckpt = _read_checkpoint(out / "checkpoint.pt", dev)
     for name in ("model", "optimizer", "scheduler", "swa", "scaler"):
         if parts[name] is not None and ckpt.get(name) is not None:
             parts[name].load_state_dict(ckpt[name])
@@ -295,7 +324,7 @@ def _end_of_epoch(parts: Mapping[str, Any], state: dict, config: Mapping[str, An
     row.update(dev_eer_percent=f"{dev_eer:.4f}", dev_min_tdcf=dev_report["min_tdcf"] or "")
     if dev_eer <= state["best_dev_eer"]:  # official: ties count as improvements
         state.update(best_dev_eer=dev_eer, best_epoch=row["epoch"])
-        torch.save(model.state_dict(), out / "weights" / "best_dev.pth")
+        atomic_torch_save(model.state_dict(), out / "weights" / "best_dev.pth")
         row["best_dev"] = 1
         if parts["swa"] is not None:
             parts["swa"].update_parameters(model)
@@ -331,7 +360,8 @@ def _announce(config, config_name: str, model, train_loader, dev, world: int, ou
     """Write run_info.json (machine, kernels, parameters) and print the one-line run summary."""
     info = run_info(config, dev, world, model.kernels)
     info["parameters"] = count_parameters(model)
-    (out / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    with atomic_write(out / "run_info.json") as fh:
+        fh.write(json.dumps(info, indent=2) + "\n")
     print(f"training {config_name}: {info['parameters']:,} parameters, "
           f"{len(train_loader.dataset)} utterances, {len(train_loader)} batches/epoch on "
           f"{dev} (x{world})")
@@ -349,21 +379,39 @@ def _initial_model(config: Mapping[str, Any], resume: bool,
 
 def train(config: Mapping[str, Any], out_dir: str | Path | None = None, resume: bool = False,
           device: str | None = None, config_name: str = "run", progress: bool = True) -> dict:
-    """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``)."""
+    """Train with ``config`` into ``out_dir``; returns the final metrics (and ``run_dir``).
+
+    The run directory is locked while training runs (``RUN/.lock``): a second trainer on it
+    is refused with a BusyError naming the process that holds it; the lock of a killed
+    trainer goes with it, so ``--resume`` after a kill just works.
+    """
     rank, world = _distributed()
-    dev = _rank_device(device, world)
-    main = rank == 0
-    progress = progress and main
     out = Path(out_dir or Path("runs") / config_name)
     config = validate_config(config)
     # an invalid model config or unusable init_weights fails before any file is written
     _initial_model(config, resume)
+    lock = FolderLock(out, "run directory", "wait for that training to finish, or choose "
+                      "another --out") if rank == 0 else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _train(config, out, resume, device, config_name, progress, rank, world)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(config, out: Path, resume: bool, device, config_name: str, progress: bool,
+           rank: int, world: int) -> dict:
+    dev = _rank_device(device, world)
+    main = rank == 0
+    progress = progress and main
     if main:
         config = _prepare_run_dir(out, config, resume)
         _ensure_data(config)
     _barrier(world)
     if not main:
-        config = validate_config(json.loads((out / "config.conf").read_text()))
+        config = load_config(out / "config.conf")
     set_seed(config["seed"] + rank, config)
     amp = config["amp"] and dev.type == "cuda"
 
@@ -421,7 +469,7 @@ def _finish(model, swa_model, state, config, train_loader, device, amp, out: Pat
         inputs = augment.batches(train_loader, device) if augment is not None else train_loader
         update_bn(inputs, swa_model, device=device)
         final, final_path = swa_model.module, out / "weights" / "swa.pth"
-    torch.save(final.state_dict(), final_path)
+    atomic_torch_save(final.state_dict(), final_path)
     results = {"best_dev_epoch": state["best_epoch"], "best_dev_eer_percent": state["best_dev_eer"],
                "swa_snapshots": state["n_swa"], "final_model": "swa" if final is not model else "last",
                "final_weights": str(final_path)}
@@ -430,7 +478,8 @@ def _finish(model, swa_model, state, config, train_loader, device, amp, out: Pat
         report = evaluate_split(final, config, split, device, score_path=score_path, amp=amp,
                                 progress=progress, figures_dir=out, figure_prefix=f"{split}_")
         results.update({f"{split}_{k}": v for k, v in report.items()})
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    with atomic_write(out / "metrics.json") as fh:
+        fh.write(json.dumps(results, indent=2) + "\n")
     rows = _read_csv(out / "metrics.csv")
     if rows:
         plots.plot_training_curves(rows, out / "training_curves.png")

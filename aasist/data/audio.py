@@ -94,6 +94,9 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     if x.shape[0] == 0:
         raise DataError(f"{p}: audio file has no samples (zero length); replace it "
                         f"(dataset files: re-extract or re-download the dataset)")
+    if not np.isfinite(x).all():  # float files can hold them; the model would score garbage
+        raise DataError(f"{p}: the audio holds NaN or infinite samples; the file is damaged "
+                        f"or not audio: replace it")
     return x, sr
 
 

@@ -108,7 +108,8 @@ def resolve(config: Optional[PathLike] = None,
     * neither: the bundled official AASIST-L and its config;
     * ``weights="official:NAME"``: that bundled checkpoint, with its config unless one is given;
     * a weights file and no config: the config of the official checkpoint with the same bytes,
-      else the ``config.conf`` of the training run the file belongs to (``RUN/weights/x.pth``);
+      else the ``config.conf`` of the training run the file belongs to (``RUN/weights/x.pth``
+      or ``RUN/checkpoint.pt``);
     * a config and no weights: the config's ``model_path`` (as the official ``--eval``
       does), else an error, since a config alone is an untrained model.
     """
@@ -131,9 +132,11 @@ def resolve(config: Optional[PathLike] = None,
     ckpt = _by_hash(path)
     if ckpt is not None:
         return ckpt.config, path
-    run_config = path.resolve().parent.parent / "config.conf"
-    if path.parent.name == "weights" and run_config.is_file():
-        return run_config, path
+    for run_config in (path.resolve().parent.parent / "config.conf",   # RUN/weights/x.pth
+                       path.resolve().parent / "config.conf"):         # RUN/checkpoint.pt
+        if run_config.is_file() and (path.parent.name == "weights"
+                                     or run_config.parent == path.resolve().parent):
+            return run_config, path
     raise ConfigError(f"{path}: which config was it trained with? pass --config (the run's "
                       f"config.conf, or config/<name>.conf)")
 
@@ -178,9 +181,14 @@ def load_weights(model: torch.nn.Module, path: PathLike, strict: bool = True) ->
         state = torch.load(path, map_location=device, weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         # a truncated, empty or non-torch file: say which file, and what went wrong
+        if "numpy" in str(exc) and path.name == "checkpoint.pt":
+            raise DataError(f"{path}: a training checkpoint from aasist 0.1, which holds NumPy "
+                            f"state that is not loaded safely; pass its run's weights instead: "
+                            f"{path.parent / 'weights' / 'best_dev.pth'} (or swa.pth / "
+                            f"last.pth)") from exc
         raise DataError(f"{path}: not a readable PyTorch checkpoint ({_reason(exc)}); give the "
-                        f".pth file a training run wrote (RUN/weights/*.pth) or an official "
-                        f"checkpoint") from exc
+                        f".pth file a training run wrote (RUN/weights/*.pth, RUN/checkpoint.pt) "
+                        f"or an official checkpoint") from exc
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # a training checkpoint.pt: take its model weights
     if not isinstance(state, Mapping):
