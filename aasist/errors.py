@@ -23,3 +23,7 @@ class DownloadError(AasistError):
 
 class BusyError(AasistError):
     """Another process holds what this one needs (a training run directory)."""
+
+
+class Cancelled(AasistError):
+    """Work stopped because its caller asked (a web client went away, a timeout, shutdown)."""

@@ -27,7 +27,7 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .data.audio import SAMPLE_RATE, read_audio, repeat_pad, resample_to_16k
-from .errors import AasistError, ConfigError, DataError
+from .errors import AasistError, Cancelled, ConfigError, DataError
 from .runtime import autocast
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -273,11 +273,14 @@ class Engine:
                 scores[utt_id] = value
         return scores
 
-    def score_clips(self, clips: Iterable[Clip]) -> Iterator[Clip]:
+    def score_clips(self, clips: Iterable[Clip],
+                    cancelled: Optional[Callable[[], bool]] = None) -> Iterator[Clip]:
         """Fill in the logits of each clip's windows, yielding the clips in order.
 
         Windows of consecutive clips share batches of ``batch_size``; a clip is yielded as
-        soon as all its windows (none for a clip with an error) are scored.
+        soon as all its windows (none for a clip with an error) are scored. ``cancelled``,
+        when given, is asked before each forward pass; once it answers True the scoring
+        stops with :class:`~aasist.errors.Cancelled` (a server whose client went away).
         """
         waiting: deque[Clip] = deque()
         batch: list[tuple[Clip, int]] = []
@@ -286,15 +289,18 @@ class Engine:
             for start in clip.starts if clip.error is None else ():
                 batch.append((clip, start))
                 if len(batch) == self.batch_size:
-                    self._score_batch(batch)
+                    self._score_batch(batch, cancelled)
                     batch = []
                     yield from _pop_done(waiting)
             yield from _pop_done(waiting)
         if batch:
-            self._score_batch(batch)
+            self._score_batch(batch, cancelled)
         yield from _pop_done(waiting)
 
-    def _score_batch(self, batch: list[tuple[Clip, int]]) -> None:
+    def _score_batch(self, batch: list[tuple[Clip, int]],
+                     cancelled: Optional[Callable[[], bool]] = None) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"scoring of {batch[0][0].path} was cancelled")
         windows = np.stack([clip.audio[s:s + self.window] for clip, s in batch])
         for (clip, _), row in zip(batch, self.logits(windows)):
             clip.logits.append(row)

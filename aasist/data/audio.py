@@ -1,6 +1,8 @@
 """Audio reading and the crop/pad rules of the official AASIST recipe.
 
-* :func:`read_audio` reads any file libsndfile knows (FLAC, WAV, ...) as float32 mono.
+* :func:`read_audio` reads any file libsndfile knows (FLAC, WAV, ...) as float32 mono,
+  from a path or from a file object (an upload held in memory); :func:`audio_info` reads
+  only the header: frames, sample rate, channels (what a server checks before decoding).
   For 16-bit files the values are exactly ``int16 / 32768`` -- bit-identical to the
   official ``sf.read`` (float64) followed by ``torch.Tensor`` (float32).
 * :func:`repeat_pad` (= official ``pad``, the evaluation crop): the FIRST ``nb_samp``
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Any, BinaryIO, Optional, Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -58,23 +60,76 @@ def check_audio_folder(folder: Path, utt_ids: Sequence[str], audio_ext: str) -> 
                         "the protocol that matches this folder")
 
 
-def _open_error(path: Path, exc: Exception) -> DataError:
-    return DataError(f"{path}: cannot decode audio ({exc}); the file is corrupt, truncated or "
+def _open_error(path: Union[Path, str], exc: Exception, source: object = None) -> DataError:
+    text = str(exc)
+    if source is not None:  # libsndfile names a file object by its repr: name the upload
+        text = text.replace(repr(source), str(path))
+    return DataError(f"{path}: cannot decode audio ({text}); the file is corrupt, truncated or "
                      f"not audio. Replace it (dataset files: re-extract or re-download the dataset).")
 
 
-def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
+#: A path, or a binary file object open for reading (``io.BytesIO`` of an upload, say).
+AudioSource = Union[PathLike, BinaryIO]
+_DECODE_ERRORS = (RuntimeError, sf.SoundFileError, OSError, ValueError, EOFError, TypeError)
+
+
+def _source(source: AudioSource, name: Optional[str]) -> tuple[Union[Path, str], Any]:
+    """(the name messages use, what libsndfile opens) for a path or a file object.
+
+    A path is checked like :func:`check_audio_file`; a file object is read from its current
+    position, and one with nothing left to read is an empty file. ``name`` (file objects
+    only; default: the object's ``name``, else ``<audio>``) names it in errors.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        check_audio_file(p)
+        return p, str(p)
+    label = name or getattr(source, "name", None) or "<audio>"
+    try:
+        start = source.tell()
+        size = source.seek(0, os.SEEK_END) - start
+        source.seek(start)
+    except (AttributeError, OSError, ValueError) as exc:
+        raise DataError(f"{label}: cannot read audio from a {type(source).__name__} "
+                        f"(it must be a seekable binary file object)") from exc
+    if size <= 0:
+        raise DataError(f"{label}: empty audio file (0 bytes)")
+    return label, source
+
+
+def audio_info(source: AudioSource, name: Optional[str] = None) -> tuple[int, int, int]:
+    """``(frames, sample_rate, channels)`` from the header of an audio file, without decoding.
+
+    ``source``: a path, or a seekable binary file object (its position is restored).
+    ``frames`` is what the header declares; a header that does not say (a FLAC stream
+    without a length, say) reports libsndfile's "unknown", a number near ``2**63``.
+    Raises DataError naming the file if it is missing, empty or not audio libsndfile knows.
+    """
+    label, target = _source(source, name)
+    start = None if isinstance(target, str) else target.tell()
+    try:
+        with sf.SoundFile(target) as f:
+            return int(f.frames), int(f.samplerate), int(f.channels)
+    except _DECODE_ERRORS as exc:
+        raise _open_error(label, exc, None if start is None else target) from exc
+    finally:
+        if start is not None:
+            target.seek(start)
+
+
+def read_audio(path: AudioSource, name: Optional[str] = None) -> tuple[np.ndarray, int]:
     """Read an audio file as ``(float32 mono array (n,), sample_rate)``.
 
+    ``path``: a file path, or a seekable binary file object (an upload held in memory as
+    ``io.BytesIO``, read from its current position; ``name`` names it in errors).
     16-bit PCM gives ``int16 / 32768`` exactly; other encodings go through libsndfile's
     float64 conversion and are then rounded to float32 (as the official code does).
     Multi-channel audio is down-mixed by averaging the channels (in float32).
     Raises DataError naming the file if it is missing, empty, corrupt or has no samples.
     """
-    p = Path(path)
-    check_audio_file(p)
+    p, target = _source(path, name)
     try:
-        with sf.SoundFile(str(p)) as f:
+        with sf.SoundFile(target) as f:
             sr = int(f.samplerate)
             if f.subtype == "PCM_16" and f.channels == 1:
                 x16 = f.read(dtype="int16")
@@ -88,9 +143,10 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
                     x = f.read(dtype="float32", always_2d=True).mean(axis=1, dtype=np.float32)
     except DataError:
         raise
-    except (RuntimeError, sf.SoundFileError, OSError, ValueError, EOFError) as exc:
-        # sf.LibsndfileError subclasses RuntimeError in soundfile >= 0.11
-        raise _open_error(p, exc) from exc
+    except _DECODE_ERRORS as exc:
+        # sf.LibsndfileError subclasses RuntimeError in soundfile >= 0.11; TypeError: a file
+        # object whose name ends in .raw (libsndfile would need its rate and format)
+        raise _open_error(p, exc, None if isinstance(target, str) else target) from exc
     if x.shape[0] == 0:
         raise DataError(f"{p}: audio file has no samples (zero length); replace it "
                         f"(dataset files: re-extract or re-download the dataset)")
@@ -157,5 +213,5 @@ def random_crop(x: np.ndarray, n: int = NB_SAMP) -> np.ndarray:
     return x[start:start + n]
 
 
-__all__ = ["NB_SAMP", "SAMPLE_RATE", "random_crop", "random_start", "read_audio", "repeat_pad",
-           "resample_factors", "resample_to_16k"]
+__all__ = ["NB_SAMP", "SAMPLE_RATE", "AudioSource", "audio_info", "random_crop", "random_start",
+           "read_audio", "repeat_pad", "resample_factors", "resample_to_16k"]
