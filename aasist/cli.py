@@ -9,6 +9,7 @@ a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import sys
@@ -237,6 +238,66 @@ def _add_download_parser(sub) -> None:
     p = sub.add_parser("download", help="download, verify and extract a corpus, or the "
                                         "official checkpoints (--pretrained)")
     what = p.add_mutually_exclusive_group()
+def _cmd_calibrate_fit(args) -> int:
+    from . import calibrate
+
+    if bool(args.scores) == bool(args.audio):
+        raise ConfigError("give score files (SCORES ...) or --audio LABELS.csv, not both or neither")
+    if args.scores:
+        if args.model or args.config or args.weights:
+            raise ConfigError("--model/--config/--weights score audio: use them with --audio")
+        cal = calibrate.fit_score_files(args.scores, prior=args.prior)
+    else:
+        cal = calibrate.fit_audio(args.audio, prior=args.prior, model=args.model,
+                                  config=args.config, weights=args.weights, device=args.device)
+    cal = dataclasses.replace(cal, name=args.name or Path(args.out).stem)
+    cal.save(args.out)
+    before = ", ".join(f"{s} {c:.3f}" for s, c in zip(cal.systems, cal.cllr_before))
+    print(f"{args.out}: {len(cal.systems)} system(s), {cal.counts['bonafide']} bona fide and "
+          f"{cal.counts['spoof']} spoof trials; Cllr {before} -> {cal.cllr_after:.3f} bits "
+          f"(min Cllr {cal.min_cllr:.3f}), EER {cal.eer_percent:.2f} %")
+    return 0
+
+
+def _cmd_calibrate_apply(args) -> int:
+    from . import calibrate
+
+    cal = calibrate.Calibration.load(args.calibration)
+    llr = calibrate.apply_score_files(cal, args.scores, args.out)
+    print(f"{args.out}: {len(llr)} trials, score = LLR of {cal.name}")
+    return 0
+
+
+def _add_calibrate_parser(sub) -> None:
+    """`calibrate fit|apply`: scores -> log-likelihood ratios; several systems -> fusion."""
+    p = sub.add_parser("calibrate", help="fit or apply a calibration (scores -> LLRs) or a "
+                                         "fusion of several systems")
+    steps = p.add_subparsers(dest="step", required=True, metavar="STEP")
+    fit = steps.add_parser("fit", help="fit llr = w . scores + b (prior-weighted logistic "
+                                       "regression); several score files: fusion")
+    fit.add_argument("scores", nargs="*", metavar="SCORES",
+                     help="official 4-column CM score files (utt source key score), joined by "
+                          "utterance id")
+    fit.add_argument("--audio", metavar="LABELS.csv",
+                     help="instead: a CSV of labelled audio (columns path,label with label "
+                          "bonafide or spoof), scored first with the model")
+    fit.add_argument("--model", default=None, help="with --audio: a bundled model")
+    fit.add_argument("--config", default=None, help="with --audio: a .conf file or bundled name")
+    fit.add_argument("--weights", default=None, help="with --audio: the weights")
+    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    fit.add_argument("--prior", type=float, default=0.5,
+                     help="bona fide prior the regression is weighted for (default 0.5)")
+    fit.add_argument("--name", default=None, help="its name in outputs (default: the file name)")
+    fit.add_argument("--out", required=True, help="the calibration JSON to write")
+    fit.set_defaults(func=_cmd_calibrate_fit)
+    apply = steps.add_parser("apply", help="write score files' LLRs (same 4 columns)")
+    apply.add_argument("calibration", metavar="CAL.json")
+    apply.add_argument("scores", nargs="+", metavar="SCORES",
+                       help="the score files, one per system, in the order it was fitted with")
+    apply.add_argument("--out", required=True, help="the 4-column score file to write")
+    apply.set_defaults(func=_cmd_calibrate_apply)
+
+
     what.add_argument("--corpus", choices=list(CORPUS_NAMES), default="la2019",
                       help="the corpus (default la2019, into DEST/LA/)")
     what.add_argument("--pretrained", action="store_true",
@@ -394,3 +455,4 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
 
     return run_with_errors(run)
+    _add_calibrate_parser(sub)

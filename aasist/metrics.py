@@ -41,6 +41,9 @@ __all__ = [
     "min_dcf",
     "act_dcf",
     "cllr",
+    "min_cllr",
+    "pav_llrs",
+    "calibration_report",
     "natural_key",
     "report_from_arrays",
     "format_report",
@@ -355,6 +358,46 @@ def cllr(bona, spoof) -> float:
                  / np.log(2))
 
 
+def pav_llrs(bona, spoof) -> tuple[np.ndarray, np.ndarray]:
+    """The best monotonic map of the scores to LLRs (pool-adjacent-violators), as the LLRs it
+    gives the bona fide (Nb,) and spoof (Ns,) trials, in their input order.
+
+    Isotonic regression of the class (1 = bona fide) on the score, tied scores pooled first
+    (they must map to one value), then the posterior turned into an LLR by removing the
+    empirical prior log(Nb / Ns). The LLRs may be infinite where a pool holds one class only.
+    """
+    pos, neg = _check_pair(bona, spoof, "bona fide scores", "spoof scores")
+    scores = np.concatenate([pos, neg])
+    labels = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
+    values, inverse = np.unique(scores, return_inverse=True)
+    sums = np.bincount(inverse, weights=labels)           # bona fide trials per distinct score
+    counts = np.bincount(inverse).astype(np.float64)
+    # stack of pools: (sum of labels, count, number of distinct scores)
+    pool_sum, pool_n, pool_len = [], [], []
+    for s_, n_ in zip(sums, counts):
+        pool_sum.append(s_), pool_n.append(n_), pool_len.append(1)
+        while len(pool_n) > 1 and pool_sum[-2] / pool_n[-2] >= pool_sum[-1] / pool_n[-1]:
+            s2, n2, l2 = pool_sum.pop(), pool_n.pop(), pool_len.pop()
+            pool_sum[-1] += s2
+            pool_n[-1] += n2
+            pool_len[-1] += l2
+    posterior = np.repeat(np.array(pool_sum) / np.array(pool_n), pool_len)[inverse]
+    with np.errstate(divide="ignore"):
+        llr = np.log(posterior) - np.log1p(-posterior) - np.log(pos.size / neg.size)
+    return llr[:pos.size], llr[pos.size:]
+
+
+def min_cllr(bona, spoof) -> float:
+    """The Cllr (bits) of the best monotonic calibration of the scores (:func:`pav_llrs`):
+    the part of :func:`cllr` no calibration can remove; ``cllr - min_cllr`` is the
+    calibration loss."""
+    pos, neg = pav_llrs(bona, spoof)
+    with np.errstate(over="ignore"):
+        bona_cost = np.where(np.isposinf(pos), 0.0, np.logaddexp(0, -pos))
+        spoof_cost = np.where(np.isneginf(neg), 0.0, np.logaddexp(0, neg))
+    return float(0.5 * (np.mean(bona_cost) + np.mean(spoof_cost)) / np.log(2))
+
+
 # --------------------------------------------------------------------------- reports
 
 def natural_key(name: str) -> list:
@@ -410,7 +453,18 @@ def report_from_arrays(bona_cm, spoof_cm, spoof_sources: Sequence[str] | None = 
         "per_attack_eer_percent": per_attack,
         "n_bonafide": int(bona.size),
         "n_spoof": int(spoof.size),
+        **calibration_report(bona, spoof),
     }
+
+
+def calibration_report(bona, spoof, cost_model: Mapping[str, float] | None = None) -> dict:
+    """How far the scores are from LLRs, reading them as natural-log LLRs (as the ASVspoof 5
+    evaluation does): ``min_dcf``, ``act_dcf``, ``cllr_bits``, ``min_cllr_bits``. A large
+    gap between act_dcf and min_dcf (or cllr and min_cllr) is a calibration problem, which
+    ``aasist calibrate`` fixes; the minima are what the ranking allows."""
+    return {"min_dcf": min_dcf(bona, spoof, cost_model),
+            "act_dcf": act_dcf(bona, spoof, cost_model)[0],
+            "cllr_bits": cllr(bona, spoof), "min_cllr_bits": min_cllr(bona, spoof)}
 
 
 def _fmt(value, spec: str) -> str:
@@ -428,6 +482,10 @@ def format_report(report: Mapping) -> str:
     if "min_tdcf_2021" in report:
         lines.append(f"{'min t-DCF (2021)':<24}{_fmt(report['min_tdcf_2021'], '.6f')}")
     lines.append(f"{'ASV EER':<24}{_fmt(report.get('asv_eer_percent'), '.4f')} %")
+    for key, label in (("min_dcf", "min DCF"), ("act_dcf", "actual DCF"), ("cllr_bits", "Cllr (bits)"),
+                       ("min_cllr_bits", "min Cllr (bits)")):
+        if key in report:
+            lines.append(f"{label:<24}{_fmt(report[key], '.5f')}")
     per_attack = report.get("per_attack_eer_percent") or {}
     if per_attack:
         width = max(6, *(len(a) for a in per_attack))

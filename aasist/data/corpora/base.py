@@ -171,8 +171,8 @@ class Corpus:
         lines = [f"{self.title}{subset}: {report['n_bonafide']} bona fide, "
                  f"{report['n_spoof']} spoof"]
         for key, spec, unit in (("min_dcf", ".5f", ""), ("act_dcf", ".5f", ""),
-                                ("cllr_bits", ".5f", " bits"), ("eer_percent", ".4f", " %"),
-                                ("min_tdcf", ".6f", "")):
+                                ("cllr_bits", ".5f", " bits"), ("min_cllr_bits", ".5f", " bits"),
+                                ("eer_percent", ".4f", " %"), ("min_tdcf", ".6f", "")):
             if key in report and (key != "min_tdcf" or report[key] is not None):
                 lines.append(f"{key:<24}{_fmt(report[key], spec)}{unit}")
         return "\n".join(lines + _breakdowns(report))
@@ -224,7 +224,7 @@ def common_report(corpus: str, values: np.ndarray, is_bona: np.ndarray) -> dict:
         raise DataError(f"{corpus} scores: {exc}") from None
     return {"corpus": corpus, "eer_percent": eer, "min_tdcf": None,
             "per_attack_eer_percent": {}, "n_bonafide": int(is_bona.sum()),
-            "n_spoof": int((~is_bona).sum())}
+            "n_spoof": int((~is_bona).sum()), **metrics.calibration_report(bona, spoof)}
 
 
 def _line_of(path: PathLike, trial: str) -> int:
