@@ -164,18 +164,25 @@ def _print_stream(scorer, source) -> None:
 
 
 def _cmd_serve(args) -> int:
+    import os
+
     from .predict import Detector
     from .pretrained import DEFAULT, PREFIX
-    from .serve import create_app, run_server
+    from .serve import TOKEN_ENV, Limits, check_exposure, create_app, run_server
 
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    check_exposure(args.host, token)  # before the model loads: a one-line refusal
+    limits = Limits(max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration,
+                    queue=args.queue, max_streams=args.max_streams,
+                    score_timeout_s=args.score_timeout, read_timeout_s=args.read_timeout,
+                    body_timeout_s=args.body_timeout)
     detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
                         overrides=args.overrides)
     detector.warm_up()
     app = create_app(detector, model_name=args.weights or args.config or PREFIX + DEFAULT,
-                     hop_seconds=args.hop,
-                     max_upload_mb=args.max_upload_mb)
-    try:
-        run_server(app, args.host, args.port,
+                     hop_seconds=args.hop, limits=limits, token=token)
+    try:  # SIGTERM: returns once in-flight requests are answered (a few seconds at most)
+        run_server(app, args.host, args.port, max_connections=args.max_connections,
                    on_ready=lambda url: print(f"serving on {url} (Ctrl-C stops)", flush=True))
     except KeyboardInterrupt:  # the way to stop the server; uvicorn has shut down cleanly
         pass
@@ -410,6 +417,27 @@ def _add_serve_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
     p.add_argument("--max-upload-mb", type=float, default=100,
                    help="largest accepted upload in MB (default 100)")
+    p.add_argument("--max-duration", type=float, default=600, metavar="S",
+                   help="longest audio accepted, in seconds, read from the file's header before "
+                        "decoding; also caps a live stream (default 600)")
+    p.add_argument("--queue", type=int, default=8, metavar="N",
+                   help="uploads that may wait for the model; more get 503 (default 8)")
+    p.add_argument("--max-streams", type=int, default=2, metavar="N",
+                   help="live microphone streams at once (default 2)")
+    p.add_argument("--score-timeout", type=float, default=120, metavar="S",
+                   help="seconds an upload may wait and be scored before it is cancelled "
+                        "(default 120)")
+    p.add_argument("--read-timeout", type=float, default=15, metavar="S",
+                   help="seconds a client may stay silent while sending headers, a body or a "
+                        "live stream (default 15)")
+    p.add_argument("--body-timeout", type=float, default=120, metavar="S",
+                   help="seconds an upload may take to arrive (default 120)")
+    p.add_argument("--max-connections", type=int, default=128, metavar="N",
+                   help="open HTTP connections; requests on more get 503 (default 128)")
+    p.add_argument("--token", default=None,
+                   help="require 'Authorization: Bearer TOKEN' on /api/ (the page: "
+                        "/?token=TOKEN); default: $AASIST_SERVE_TOKEN; needed for a --host "
+                        "other than this computer")
     p.add_argument("--hop", type=float, default=0.5, help="seconds between live scores")
     p.set_defaults(func=_cmd_serve)
 

@@ -5,6 +5,11 @@
 const $ = (id) => document.getElementById(id);
 let health = { threshold: null };
 
+// A server started with --token wants it on every /api/ call: the page takes it from its own
+// URL (/?token=...) and sends it as a Bearer header (the WebSocket: as ?token=).
+const token = new URLSearchParams(location.search).get("token");
+function authHeaders() { return token ? { Authorization: `Bearer ${token}` } : {}; }
+
 function setStatus(text) { $("status").textContent = text; }
 function setError(text) { $("error").textContent = text || ""; }
 
@@ -68,8 +73,9 @@ function showVerdict(r, windows, live) {
 async function scoreFile(file) {
   setError(""); setStatus(`scoring ${file.name} ...`);
   try {
-    const response = await fetch("/api/score?name=" + encodeURIComponent(file.name), { method: "POST", body: file });
-    const body = await response.json();
+    const response = await fetch("/api/score?name=" + encodeURIComponent(file.name),
+                                 { method: "POST", body: file, headers: authHeaders() });
+    const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
     if (!response.ok) throw new Error(body.error || response.statusText);
     showVerdict(body, body.timeline, false);
     setStatus("");
@@ -89,7 +95,8 @@ async function startRecording() {
   const source = context.createMediaStreamSource(media);
   const node = new AudioWorkletNode(context, "recorder");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/stream?rate=${context.sampleRate}`);
+  const auth = token ? `&token=${encodeURIComponent(token)}` : "";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/stream?rate=${context.sampleRate}${auth}`);
   socket.binaryType = "arraybuffer";
   const windows = [];
   node.port.onmessage = (event) => {
@@ -102,6 +109,8 @@ async function startRecording() {
     windows.push(line);
     showVerdict(line, windows, true);
   };
+  // the server ended the stream (busy, a limit, shutdown): stop recording, keep the message
+  socket.onclose = () => { if (recording && recording.socket === socket) stopRecording(); };
   source.connect(node);
   recording = { media, context, socket };
   $("record").textContent = "Stop"; $("record").classList.add("on");
@@ -129,4 +138,9 @@ drop.addEventListener("drop", (e) => {
   if (e.dataTransfer.files[0]) scoreFile(e.dataTransfer.files[0]);
 });
 
-fetch("/api/health").then((r) => r.json()).then((h) => { health = h; $("model").textContent = h.model; });
+fetch("/api/health", { headers: authHeaders() })
+  .then((r) => r.json().then((h) => {
+    if (!r.ok) throw new Error(h.error || r.statusText);
+    health = h; $("model").textContent = h.model;
+  }))
+  .catch((err) => setError(String(err.message || err)));
