@@ -3,6 +3,7 @@ the page in headless Chromium (Debian's chromium + chromedriver, driven by selen
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import json
 import os
@@ -496,6 +497,30 @@ def test_shutdown_refuses_waiting_work_and_drains_the_running_job(monkeypatch):
     assert s3 == 503 and e3["error"] == "the server is shutting down"
 
 
+def test_shutdown_answers_a_long_job_when_its_grace_ends(monkeypatch):
+    monkeypatch.setattr(serve_app, "SHUTDOWN_GRACE_S", 0.5)
+    model, det = _gated(cost=1.0, batch_size=1)  # forward passes of 1 s: longer than the grace
+    model.gate.set()
+    app = create_app(det, "stub")
+    svc = app.state.service
+
+    async def scenario():
+        long = _Client([_wav(_tone(6.0))])
+        task = long.call(app)
+        await _until_async(lambda: svc.running == 1)
+        t0 = time.monotonic()
+        svc.begin_stop()
+        await task
+        return long.answer(), time.monotonic() - t0
+
+    try:
+        (status, _, error), took = asyncio.run(scenario())
+    finally:
+        svc.close()
+    assert status == 503 and error["error"] == "upload: not scored: the server is shutting down"
+    assert 0.4 < took < 0.9 and model.calls < 11  # not after the batch, nor after all of them
+
+
 # --------------------------------------------------------------------------- live streams
 
 
@@ -516,7 +541,8 @@ def test_websocket_limits(det_small):
                 assert code == 1003
         with c.websocket_connect("/api/stream?rate=16000") as ws:
             ws.send_bytes(bytes((1 << 20) + 4))
-            assert "over the limit of 1,048,576 bytes" in ws.receive_json()["error"]
+            error, code = _refused(ws)
+            assert "over the limit of 1,048,576 bytes" in error and code == 1009
         with c.websocket_connect("/api/stream?rate=16000") as ws:
             with c.websocket_connect("/api/stream?rate=16000") as second:
                 error, code = _refused(second)
@@ -527,6 +553,9 @@ def test_websocket_limits(det_small):
                 assert "done" not in line
             assert line["error"] == ("the stream passed the limit of 1 s of audio "
                                      "(serve --max-duration); start a new one")
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1008
         assert c.get("/api/health").json()["streams"] == 0
 
 
@@ -635,6 +664,16 @@ def test_real_server_process(server):
     assert body["windows"] == 2 and body["label"] in ("bonafide", "spoof")
     status, body = _post(server + "/api/score?name=a%00b.wav", _wav(_tone(0.5)))
     assert status == 400 and "U+0000" in body["error"]
+    host, port = server.rsplit("/", 1)[1].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    took = []
+    for _ in range(5):  # a reused connection: no 40 ms delayed-ACK stall (TCP_NODELAY is set)
+        t0 = time.perf_counter()
+        conn.request("GET", "/api/health")
+        assert json.loads(conn.getresponse().read())["status"] == "ok"
+        took.append(time.perf_counter() - t0)
+    conn.close()
+    assert min(took[1:]) < 0.02, took
 
 
 @pytest.mark.slow

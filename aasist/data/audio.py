@@ -64,6 +64,9 @@ def _open_error(path: Union[Path, str], exc: Exception, source: object = None) -
     text = str(exc)
     if source is not None:  # libsndfile names a file object by its repr: name the upload
         text = text.replace(repr(source), str(path))
+        # and says this of bytes it cannot place, which reads oddly for an upload
+        text = text.replace("File does not exist or is not a regular file (possibly a pipe?).",
+                            "Format not recognised.")
     return DataError(f"{path}: cannot decode audio ({text}); the file is corrupt, truncated or "
                      f"not audio. Replace it (dataset files: re-extract or re-download the dataset).")
 

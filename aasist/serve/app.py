@@ -487,10 +487,12 @@ class _Service:
         gone = asyncio.ensure_future(_disconnected(request))
         stop = asyncio.ensure_future(self.stopped())
         deadline = loop.time() + self.limits.score_timeout_s
+        drained = math.inf  # when shutting down: the end of the running job's grace period
         pending = {result, gone, stop}
         try:
             while True:
-                done, _ = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()),
+                wait = max(0.0, min(deadline, drained) - loop.time())
+                done, _ = await asyncio.wait(pending, timeout=wait,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if result in done:
                     break
@@ -502,7 +504,11 @@ class _Service:
                     if not job.started:
                         self.cancel(job, "the server is shutting down")
                         raise _Refusal(503, "the server is shutting down")
-                    continue  # running: it has SHUTDOWN_GRACE_S s, then cancel_all stops it
+                    drained = loop.time() + SHUTDOWN_GRACE_S  # running: it may finish by then
+                    continue
+                if not done and loop.time() >= drained:  # answered now, not after its batch
+                    self.cancel(job, "the server is shutting down")
+                    raise _Refusal(503, f"{name}: not scored: the server is shutting down")
                 if not done:  # the scoring timeout
                     started = self.cancel(job, "scoring timeout")
                     timeout = self.limits.score_timeout_s
@@ -718,11 +724,13 @@ async def _stream_session(websocket: WebSocket, feed: Feed, scorer: StreamScorer
     sender = asyncio.create_task(send())
     decoder = PcmDecoder("f32le", 1)
     frames, max_frames = 0, limits.max_duration_s * rate
+    code = 1000  # the close code: 1008 past a limit, 1009 for a message too big
     try:
         while True:
             try:
                 message = await asyncio.wait_for(websocket.receive(), limits.read_timeout_s)
             except asyncio.TimeoutError:
+                code = 1008
                 raise DataError(f"nothing arrived for {limits.read_timeout_s:g} s "
                                 f"(serve --read-timeout); the stream is closed") from None
             if message["type"] == "websocket.disconnect" or message.get("text") == "end":
@@ -731,10 +739,12 @@ async def _stream_session(websocket: WebSocket, feed: Feed, scorer: StreamScorer
             if not data:
                 continue
             if len(data) > MAX_WS_MESSAGE:
+                code = 1009
                 raise DataError(f"a message of {len(data):,} bytes is over the limit of "
                                 f"{MAX_WS_MESSAGE:,} bytes; send smaller chunks")
             frames += len(data) // 4
             if frames > max_frames:
+                code = 1008
                 raise DataError(f"the stream passed the limit of {limits.max_duration_s:g} s of "
                                 f"audio (serve --max-duration); start a new one")
             feed.put(decoder.push(data))
@@ -746,7 +756,7 @@ async def _stream_session(websocket: WebSocket, feed: Feed, scorer: StreamScorer
         feed.end()
         await sender
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await websocket.close()  # the page may have closed it first
+            await websocket.close(code=code)  # the page may have closed it first
 
 
 # --------------------------------------------------------------------------- the server
@@ -779,6 +789,12 @@ def _guarded_protocol(read_timeout_s: float, max_connections: int) -> type:
     class GuardedH11Protocol(H11Protocol):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and the
+                # listening socket's is 0: without it, a response written in two parts waits
+                # ~40 ms for the client's delayed ACK on every reused connection
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._deadline: Optional[asyncio.TimerHandle] = None
             self._phase, self._got_bytes = "headers", False
             if len(self.connections) > max_connections:
