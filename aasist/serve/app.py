@@ -773,8 +773,10 @@ def _guarded_protocol(read_timeout_s: float, max_connections: int) -> type:
     It relies on uvicorn 0.55's H11Protocol internals (``conn``, ``transport``, ``loop``,
     ``app``, ``connections``, ``on_response_complete``, ``send_400_response``); the tests
     of a real server process check that it still works."""
-    import h11
+    from uvicorn.protocols.http import h11_impl
     from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    h11 = h11_impl.h11  # uvicorn's own (h11 comes with uvicorn; it is not ours to require)
 
     too_many = _json_bytes(f"too many connections (serve --max-connections "
                            f"{max_connections}); retry later")
