@@ -59,14 +59,22 @@ def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> 
 
 def _add_weights_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None,
-                        help="a .pth state_dict (official or ours) or official:AASIST / "
-                             "official:AASIST-L (default: the bundled official:AASIST-L)")
+                        help="a .pth state_dict (official or ours) or official:NAME, a "
+                             "bundled model (default: the bundled official:AASIST-L)")
+
+
+def _add_model_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="a bundled model (`aasist models` lists them: AASIST-L, AASIST, "
+                             "AASIST-ASVspoof5, RawGAT-ST-mul, ...), its weights and config; "
+                             "not with --weights")
 
 
 def _add_scorer_args(parser: argparse.ArgumentParser, threshold_help: str = "") -> None:
     """The model and decision options that predict, stream and serve share."""
     _add_config_args(parser, required=False)
     _add_weights_arg(parser)
+    _add_model_arg(parser)
     parser.add_argument("--threshold", type=float, default=None,
                         help="label bona fide when score >= T (default: p_bonafide >= 0.5)"
                              + threshold_help)
@@ -90,7 +98,7 @@ def _cmd_evaluate(args) -> int:
 
     given = {"corpus": args.corpus, "database_path": args.root}
     overrides = [*args.overrides, *(f"{k}={json.dumps(v)}" for k, v in given.items() if v is not None)]
-    config, weights = resolve_config(args.config, args.weights, overrides)
+    config, weights = resolve_config(args.config, args.weights, overrides, args.model)
     report = evaluate_weights(config, weights, split=args.split,
                               out_dir=args.out, device=args.device, amp=args.amp,
                               subset=args.subset)
@@ -115,7 +123,8 @@ def _cmd_predict(args) -> int:
     from .predict import Detector, ResultWriter, predict_paths
 
     detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate)
+                        hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate,
+                        model=args.model)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
     for result in predict_paths(detector, args.paths, timeline=args.timeline,
@@ -133,7 +142,7 @@ def _cmd_stream(args) -> int:
     from .stream import StreamScorer, file_source, microphone, pcm_feed
 
     detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        overrides=args.overrides)
+                        overrides=args.overrides, model=args.model)
     scorer = StreamScorer(detector, hop_seconds=args.hop)
     detector.warm_up()  # before input starts arriving: the first window's latency is real
     if args.mic:
@@ -176,16 +185,39 @@ def _cmd_serve(args) -> int:
                     queue=args.queue, max_streams=args.max_streams,
                     score_timeout_s=args.score_timeout, read_timeout_s=args.read_timeout,
                     body_timeout_s=args.body_timeout)
+    # one window per forward pass on a CPU: a batch of 8 official windows holds ~1 GB of
+    # activations and is no faster there (docs/serve.md)
+    batch = args.batch if args.batch is not None else (1 if args.device == "cpu" else None)
     detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        overrides=args.overrides)
+                        overrides=args.overrides, batch_size=batch, model=args.model)
     detector.warm_up()
-    app = create_app(detector, model_name=args.weights or args.config or PREFIX + DEFAULT,
+    shown = PREFIX + args.model.removeprefix(PREFIX) if args.model else None
+    app = create_app(detector, model_name=shown or args.weights or args.config or PREFIX + DEFAULT,
                      hop_seconds=args.hop, limits=limits, token=token)
     try:  # SIGTERM: returns once in-flight requests are answered (a few seconds at most)
         run_server(app, args.host, args.port, max_connections=args.max_connections,
                    on_ready=lambda url: print(f"serving on {url} (Ctrl-C stops)", flush=True))
     except KeyboardInterrupt:  # the way to stop the server; uvicorn has shut down cleanly
         pass
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from .pretrained import BUNDLES
+
+    rows = [b.to_dict() for b in BUNDLES.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    columns = [("name", "name"), ("architecture", "architecture"), ("training data", "training_data"),
+               ("parameters", "parameters"), ("published result", "published"), ("licence", "licence")]
+    cells = [[f"{r[key]:,}" if key == "parameters" else str(r[key]) for _, key in columns]
+             for r in rows]
+    widths = [max(len(title), *(len(c[i]) for c in cells)) for i, (title, _) in enumerate(columns)]
+    for line in ([title for title, _ in columns], ["-" * w for w in widths], *cells):
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    print("\nselect one with --model NAME (predict, evaluate, stream, serve); sources and "
+          "licences: docs/models.md")
     return 0
 
 
@@ -345,6 +377,7 @@ def _add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score a corpus split with given weights; official metrics")
     _add_config_args(p, required=False)
     _add_weights_arg(p)
+    _add_model_arg(p)
     p.add_argument("--corpus", choices=list(CORPUS_NAMES), default=None,
                    help="the corpus to evaluate on (default: the config's corpus, la2019)")
     p.add_argument("--root", default=None,
@@ -438,6 +471,8 @@ def _add_serve_parser(sub) -> None:
                    help="require 'Authorization: Bearer TOKEN' on /api/ (the page: "
                         "/?token=TOKEN); default: $AASIST_SERVE_TOKEN; needed for a --host "
                         "other than this computer")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="windows per forward pass of an upload (default: 1 on cpu, 32 on cuda)")
     p.add_argument("--hop", type=float, default=0.5, help="seconds between live scores")
     p.set_defaults(func=_cmd_serve)
 
@@ -460,6 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict_parser(sub)
     _add_stream_parser(sub)
     _add_serve_parser(sub)
+
+    p = sub.add_parser("models", help="list the bundled pretrained models (name, data, "
+                                      "parameters, published result, licence)")
+    p.add_argument("--json", action="store_true", help="JSON (one object per model) instead "
+                                                       "of a table")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("make-mini", help="generate the synthetic mini corpus (LA layout)")
     p.add_argument("--dest", default="data/mini", help="folder that will hold LA/")
