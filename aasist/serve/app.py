@@ -371,6 +371,7 @@ class _Service:
         det, lim = self.detector, self.limits
         return {"status": "stopping" if self.stopping else "ok", "model": self.model_name,
                 "device": str(det.device), "nb_samp": det.nb_samp, "threshold": det.threshold,
+                "batch_size": det.batch_size,
                 "hop_s": self.hop_seconds, "max_upload_bytes": lim.max_upload_bytes,
                 "max_duration_s": lim.max_duration_s, "max_samples": lim.max_samples,
                 "sample_rate_range": [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE],
