@@ -1,7 +1,9 @@
 """experiments/benchmark.py: every section runs end to end at a tiny scale (--smoke).
 
 The numbers of a smoke run mean nothing; these tests check that each section still runs
-against the current package and reports the rows and columns the README's tables use.
+against the current package, reports the rows and columns the README's tables use, and that
+the columns hold the relations their definitions promise (rates are counts over the timed
+seconds, x real time is a rate times the audio length, speedups are ratios of rates, ...).
 """
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ import math
 import pytest
 
 from experiments import benchmark
+
+CLIP_SECONDS = 64600 / 16000  # the model's input window, in seconds of 16 kHz audio
+SMOKE_ROUNDS, SMOKE_REPEATS = 1, 1  # what --smoke sets: timed samples per row = rounds x repeats
 
 
 def _smoke(tmp_path, capsys, section: str) -> list[dict]:
@@ -30,37 +35,67 @@ def _positive(row: dict, *keys: str) -> None:
         assert isinstance(row[key], (int, float)) and math.isfinite(row[key]) and row[key] > 0, key
 
 
+def _same(value, expected) -> None:
+    """Two ways of computing one quantity agree (up to float rounding)."""
+    assert value == pytest.approx(expected, rel=1e-9, abs=0), (value, expected)
+
+
+def _devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _model_row_relations(r: dict) -> None:
+    """A model row: one median of n timed steps of a batch, and rates derived from it."""
+    _positive(r, "median_s", "clips_per_s", "x_realtime", "peak_rss_mb")
+    assert r["n"] == SMOKE_ROUNDS * SMOKE_REPEATS
+    _same(r["clips_per_s"], r["batch"] / r["median_s"])
+    _same(r["x_realtime"], r["clips_per_s"] * CLIP_SECONDS)
+    assert r["mode"] in ("eval", "train") and r["amp"] is False  # no autocast on the CPU
+
+
 @pytest.mark.slow
 def test_model_section(tmp_path, capsys):
     rows = _smoke(tmp_path, capsys, "model")
     assert [(r["model"], r["mode"], r["impl"], r["device"]) for r in rows] == [
         ("AASIST-L", "eval", "ours", "cpu"), ("AASIST-L", "train", "ours", "cpu")]
     for r in rows:
-        assert r["batch"] == 1 and r["n"] == 1 and r["speedup_vs_official"] is None
-        _positive(r, "median_s", "clips_per_s", "x_realtime")
+        assert r["batch"] == 1 and r["speedup_vs_official"] is None
+        _model_row_relations(r)
+        assert r["cpu_isa"] == "default" and r["layout"] in ("channels_last", "contiguous")
+        assert "max_abs_logit_diff_vs_ours" not in r  # nothing to compare ours with
 
 
 def test_data_section(tmp_path, capsys):
     rows = _smoke(tmp_path, capsys, "data")
     assert sorted((r["impl"], r["num_workers"]) for r in rows) == [
         ("cache", 0), ("cache", 2), ("flac", 0), ("flac", 2)]
+    rate = {(r["impl"], r["num_workers"]): r["items_per_s"] for r in rows}
     for r in rows:
         _positive(r, "items_per_s", "speedup_vs_flac")
         if r["impl"] == "flac":
             assert r["speedup_vs_flac"] == 1.0
+        # the speedup is the cache's rate over FLAC's with the same number of workers
+        _same(r["speedup_vs_flac"], r["items_per_s"] / rate[("flac", r["num_workers"])])
 
 
 def test_eval_section(tmp_path, capsys):
     (row,) = _smoke(tmp_path, capsys, "eval")
-    assert row["model"] == "AASIST-L" and row["clips"] == 2
+    assert row["model"] == "AASIST-L" and row["clips"] == 2 and row["device"] == "cpu"
     _positive(row, "clips_per_s", "x_realtime")
+    _same(row["x_realtime"], row["clips_per_s"] * CLIP_SECONDS)
 
 
 def test_predict_section(tmp_path, capsys):
     (row,) = _smoke(tmp_path, capsys, "predict")
     assert row["files"] == 3 and row["windows"] == 3 and row["seconds_per_file"] == 1.0
-    _positive(row, "files_per_s", "x_real_time", "wall_s")
-    assert row["x_real_time"] == pytest.approx(row["files_per_s"] * 1.0)
+    _positive(row, "files_per_s", "x_real_time", "wall_s", "batch_size", "torch_threads")
+    _same(row["files_per_s"], row["files"] / row["wall_s"])
+    _same(row["x_real_time"], row["files"] * row["seconds_per_file"] / row["wall_s"])
+    _same(row["x_real_time"], row["files_per_s"] * row["seconds_per_file"])
+    assert row["cpu_s"] >= 0 and row["load_avg_1min_before"] >= 0
+    assert isinstance(row["batch_size"], int) and isinstance(row["torch_threads"], int)
 
 
 @pytest.mark.slow
@@ -71,7 +106,12 @@ def test_stream_section(tmp_path, capsys):
         assert r["audio_s"] == 1.5 and r["windows"] >= 1 and r["skipped"] >= 0
         _positive(r, "p50_latency_ms", "p95_latency_ms", "forward_ms", "real_time_factor")
         assert r["p95_latency_ms"] >= r["p50_latency_ms"]
-        assert r["real_time_factor"] == pytest.approx(r["forward_ms"] / (1000 * r["hop_s"]))
+        _same(r["real_time_factor"], r["forward_ms"] / (1000 * r["hop_s"]))
+        # every hop of the clip is due once (the first hop is past the model's 0.145 s
+        # minimum), plus the window ending at the last sample when the clip is not a whole
+        # number of hops: each due window is either scored or skipped, never lost
+        total, hop = round(16000 * r["audio_s"]), round(16000 * r["hop_s"])
+        assert r["windows"] + r["skipped"] == total // hop + (total % hop != 0), r
 
 
 @pytest.mark.slow
@@ -82,8 +122,10 @@ def test_model_section_held_to_avx2_names_its_kernels(tmp_path, capsys):
     assert {"cpu", "cpu_flags", "aten_capability", "selu_kernel"} <= set(report["machine"])
     rows = report["rows"]
     assert sorted({r["cpu_isa"] for r in rows}) == ["avx2", "default"]
+    assert sorted((r["cpu_isa"], r["mode"]) for r in rows) == [
+        ("avx2", "eval"), ("avx2", "train"), ("default", "eval"), ("default", "train")]
     for r in rows:
-        _positive(r, "peak_rss_mb")
+        _model_row_relations(r)
         assert r["layout"] in ("channels_last", "contiguous") and r["selu"] in ("torch", "exp")
     held = [r for r in rows if r["cpu_isa"] == "avx2"]
     # held to AVX2, ATen reports it and training takes the default layout (see runtime.conv_layout)
@@ -102,8 +144,17 @@ def test_epoch_section_with_a_variant(tmp_path, capsys):
         ("ours", "AASIST-L", ""), ("bf16_autotune", "AASIST-L", "amp=true;cudnn_benchmark_toggle=true")]
     for row in rows:
         assert row["clips"] == 4 and row["dev_clips"] == 2 and row["speedup_vs_official"] is None
-        _positive(row, "train_s", "score_s", "train_clips_per_s", "la_epoch_min", "peak_rss_mb")
-        assert row["recipe_100_epochs_h"] == pytest.approx(100 * row["la_epoch_min"] / 60)
+        assert row["batch"] == 2 and row["device"] == _devices()[-1]
+        _positive(row, "train_s", "score_s", "train_clips_per_s", "dev_clips_per_s", "la_epoch_min",
+                  "recipe_100_epochs_h", "peak_rss_mb")
+        _same(row["train_clips_per_s"], row["clips"] / row["train_s"])
+        _same(row["dev_clips_per_s"], row["dev_clips"] / row["score_s"])
+        # an LA epoch: its training clips at this training rate plus its dev clips at this scoring rate
+        la_epoch_s = (benchmark.LA_TRAIN_CLIPS / row["train_clips_per_s"]
+                      + benchmark.LA_DEV_CLIPS / row["dev_clips_per_s"])
+        assert (benchmark.LA_TRAIN_CLIPS, benchmark.LA_DEV_CLIPS) == (25_380, 24_844)
+        _same(row["la_epoch_min"], la_epoch_s / 60)
+        _same(row["recipe_100_epochs_h"], 100 * row["la_epoch_min"] / 60)
 
 
 def test_epoch_variants_parse_and_bad_ones_are_usage_errors(capsys):
@@ -131,10 +182,31 @@ def test_la_like_corpus_has_la_durations_and_layout(tmp_path):
 
 @pytest.mark.slow
 def test_augment_section(tmp_path, capsys):
+    from aasist.augment import TRANSFORMS, Augmenter, validate_augment
+    from aasist.augment.codecs import LOSSY_CODECS
+
     rows = _smoke(tmp_path, capsys, "augment")
-    assert "cpu, per clip" in {r["where"] for r in rows}
+    names = [n for n in TRANSFORMS if n != "rawboost"] + [f"rawboost {a}" for a in (1, 2, 3, 5)]
+    recipe = "recipe AASIST-L_robust"
+    # one per-clip row for every transform (and the recipe's per-clip stage) ...
+    assert [r["transform"] for r in rows if r["where"] == "cpu, per clip"] == [
+        *names, f"{recipe}: per-clip stage"]
+    # ... and a batch row per device for each transform that has a batch stage (not the
+    # libsndfile ones, which run per clip in the data loader)
+    batched = [n for n in names if not Augmenter(validate_augment(
+        [{"name": n.split()[0], "p": 1.0, **({"algo": int(n.split()[1])} if " " in n else {})}])).clip_stage]
+    assert batched and len(batched) < len(names)
+    assert sorted((r["transform"], r["where"]) for r in rows if r["where"].endswith("batch of 24")) == sorted(
+        (n, f"{d}, batch of 24") for n in [*batched, f"{recipe}: batch stage"] for d in _devices())
+    bitrate = {r["transform"]: r["kbps"] for r in rows if r["where"] == "bitrate"}
+    assert sorted(bitrate) == sorted(f"codec {c} @ {lvl}" for c in LOSSY_CODECS for lvl in (0.5, 0.95))
     for r in rows:
         if r["where"] == "bitrate":  # what each codec setting really spends on speech
             _positive(r, "kbps")
+            assert "clips_per_s" not in r and "x_realtime" not in r
+            assert r["kbps"] < 256  # lossy: below 16-bit PCM at 16 kHz
         else:
-            _positive(r, "clips_per_s")
+            _positive(r, "clips_per_s", "x_realtime")
+            _same(r["x_realtime"], r["clips_per_s"] * CLIP_SECONDS)
+    for codec in LOSSY_CODECS:  # a higher compression level spends fewer bits
+        assert bitrate[f"codec {codec} @ 0.95"] < bitrate[f"codec {codec} @ 0.5"], codec
