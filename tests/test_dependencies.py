@@ -6,6 +6,7 @@ installed by hand.
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import json
@@ -38,11 +39,66 @@ def test_every_package_module_imports(name):
     importlib.import_module(name)
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand of ``parser`` by name (aliases included)."""
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
 @pytest.mark.slow
-def test_the_command_line_starts():
+def test_the_command_line_starts(capsys):
+    from aasist import cli
+
+    commands = _subcommands(cli.build_parser())
+    assert {"train", "evaluate", "predict", "stream", "serve", "download"} <= set(commands)
+
+    # `python -m aasist --help` (one real process: the entry point, its imports) lists them all
     proc = subprocess.run([sys.executable, "-m", "aasist", "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "predict" in proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: aasist"), proc.stdout
+    for name in commands:
+        assert re.search(rf"^ +{re.escape(name)}(\s|$)", proc.stdout, re.M), f"{name} not listed:\n{proc.stdout}"
+
+    # each `aasist <cmd> --help` parses and prints its usage (in-process, to stay fast)
+    for name, sub in commands.items():
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([name, "--help"])
+        assert exit_info.value.code == 0, name
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: aasist {name}"), out
+        for nested in (_subcommands(sub) if any(isinstance(a, argparse._SubParsersAction)
+                                                for a in sub._actions) else {}):
+            with pytest.raises(SystemExit) as exit_info:
+                cli.main([name, nested, "--help"])
+            assert exit_info.value.code == 0, (name, nested)
+            assert capsys.readouterr().out.startswith(f"usage: aasist {name} {nested}")
+
+    # `aasist --version` names the package's version
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"aasist {aasist.__version__}"
+
+
+def test_every_command_handler_is_reachable():
+    """Each `_cmd_*` function of aasist.cli is what some (sub)command runs: a handler that
+    no parser sets as its ``func`` is a command the user cannot call."""
+    from aasist import cli
+
+    wired, parsers = set(), [cli.build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        func = parser.get_default("func")
+        if func is not None:
+            wired.add(func.__name__)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+    handlers = {name for name in vars(cli) if name.startswith("_cmd_") and callable(getattr(cli, name))}
+    assert handlers, "no _cmd_* handlers found in aasist.cli"
+    assert handlers <= wired, f"handlers no command reaches: {sorted(handlers - wired)}"
 
 
 @pytest.mark.parametrize("path", sorted([*(ROOT / "scripts").glob("*.py"),
