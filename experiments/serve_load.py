@@ -95,11 +95,11 @@ def rss_mb(pid: int) -> float:
 class Server:
     """`python -m aasist serve --port 0 ARGS` in a subprocess, with its own TMPDIR."""
 
-    def __init__(self, args: list[str]):
+    def __init__(self, args: list[str], root: Path = ROOT):
         self.tmp = Path(tempfile.mkdtemp(prefix="serve-load-tmp-"))
-        env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(self.tmp))
+        env = dict(os.environ, PYTHONPATH=str(root), TMPDIR=str(self.tmp))
         self.proc = subprocess.Popen([sys.executable, "-m", "aasist", "serve", "--port", "0",
-                                      *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                      *args], cwd=root, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("serving on http://"):
@@ -214,7 +214,8 @@ def load(server: Server, clients: int, seconds: float, honour: bool) -> dict:
     t_drain = time.monotonic()
     while True:
         h = server.health()
-        if h["waiting"] == 0 and h["running"] == 0 or time.monotonic() - t_drain > 120:
+        if h.get("waiting", 0) == 0 and h.get("running", 0) == 0 \
+                or time.monotonic() - t_drain > 120:
             break
         time.sleep(0.2)
     stop_sampling.set()
@@ -535,6 +536,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--no-load", action="store_true")
     parser.add_argument("--json", help="write the figures here as JSON too")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="serve from this checkout instead (an older version, to compare; "
+                             "its load only: --no-faults)")
     args = parser.parse_args(argv)
     serve_args = [a for arg in args.serve_arg for a in arg.split("=", 1)]
 
@@ -546,7 +550,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     loads = []
     if not args.no_load:
         for clients in (int(c) for c in args.clients.split(",") if c):
-            server = Server(serve_args)
+            server = Server(serve_args, args.root)
             try:
                 result = load(server, clients, args.seconds, args.retry_after == "honour")
             finally:
