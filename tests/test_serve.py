@@ -407,7 +407,7 @@ async def _until_async(condition, timeout: float = 10.0) -> None:
 
 
 def test_a_client_that_leaves_has_its_job_skipped_or_stopped():
-    model, det = _gated(cost=0.02, batch_size=1)
+    model, det = _gated(cost=0.1, batch_size=1)
     app = create_app(det, "stub")
     svc = app.state.service
 
@@ -436,7 +436,7 @@ def test_a_client_that_leaves_has_its_job_skipped_or_stopped():
         calls = asyncio.run(scenario())
     finally:
         svc.close()
-    assert 3 <= calls <= 5 and svc.cancelled == 2 and svc.done == 2  # not 11 windows
+    assert 3 <= calls <= 7 and svc.cancelled == 2 and svc.done == 2  # not 11 windows
 
 
 def test_scoring_timeout_and_slow_bodies_get_json_errors():
@@ -499,7 +499,7 @@ def test_shutdown_refuses_waiting_work_and_drains_the_running_job(monkeypatch):
 
 def test_shutdown_answers_a_long_job_when_its_grace_ends(monkeypatch):
     monkeypatch.setattr(serve_app, "SHUTDOWN_GRACE_S", 0.5)
-    model, det = _gated(cost=1.0, batch_size=1)  # forward passes of 1 s: longer than the grace
+    model, det = _gated(cost=3.0, batch_size=1)  # forward passes of 3 s: longer than the grace
     model.gate.set()
     app = create_app(det, "stub")
     svc = app.state.service
@@ -518,7 +518,7 @@ def test_shutdown_answers_a_long_job_when_its_grace_ends(monkeypatch):
     finally:
         svc.close()
     assert status == 503 and error["error"] == "upload: not scored: the server is shutting down"
-    assert 0.4 < took < 0.9 and model.calls < 11  # not after the batch, nor after all of them
+    assert 0.4 < took < 2.5 and model.calls < 11  # not after the batch, nor after all of them
 
 
 # --------------------------------------------------------------------------- live streams
