@@ -61,7 +61,6 @@ import io
 import ipaddress
 import json
 import math
-import os
 import signal
 import socket
 import threading
