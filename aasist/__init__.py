@@ -6,6 +6,7 @@ Public entry points::
     detector = aasist.Detector()                       # the bundled official AASIST-L
     detector.score("clip.wav")                         # {"score", "p_bonafide", "label", ...}
     model = aasist.get_model("AASIST-L")               # the network alone, eval mode
+    detector = aasist.Detector(model="RawGAT-ST-mul")  # another bundled model (`aasist models`)
     config = aasist.load_config("mini", ["num_epochs=3"])   # a bundled config, or a .conf file
     model = aasist.build_model(config.model_config)    # a fresh one
     aasist.load_weights(model, "runs/mini/weights/last.pth")

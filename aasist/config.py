@@ -27,6 +27,7 @@ from .data.corpora import CORPORA
 from .errors import ConfigError
 from .fileio import atomic_write
 from .nn import ARCHITECTURES, min_input_samples
+from .nn import rawgat
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -67,19 +68,60 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 @dataclass(frozen=True, eq=True, kw_only=True)
 class ModelConfig(_Section):
-    """``model_config``: the network's hyper-parameters (the official keys)."""
+    """``model_config``: the network's hyper-parameters (each architecture's official keys).
 
-    architecture: str = _doc("model family (aasist.nn.ARCHITECTURES; AASIST-L is a smaller AASIST)",
-                             "AASIST")
+    The keys of one architecture only (:data:`ARCHITECTURE_KEYS`) are optional here: unset
+    (None) in a config of the other architecture, where they are absent from the mapping
+    and from ``to_dict()``; the validator says which of them an architecture needs.
+    """
+
+    architecture: str = _doc("model family (aasist.nn.ARCHITECTURES: AASIST, RawGAT-ST; "
+                             "AASIST-L is a smaller AASIST)", "AASIST")
     nb_samp: int = _doc("samples per training/eval window at 16 kHz (64600 = 4.04 s)")
     eval_nb_samp: int = _doc("samples per scoring window (dev/eval scoring, predict, stream, "
                              "serve) when it should differ from nb_samp; 0 = nb_samp, the "
                              "official rule", 0)
     first_conv: int = _doc("sinc filter length (an even value is made odd, as officially)")
-    filts: list = _doc("[n_sinc, [in, out] x 4] channels of the sinc layer and residual blocks")
-    gat_dims: list = _doc("[graph attention dim, heterogeneous graph dim]")
-    pool_ratios: list = _doc("node keep ratios: [spectral, temporal, hetero, hetero]")
-    temperatures: list = _doc("attention temperatures: [spectral, temporal, hetero, unused]")
+    filts: list = _doc("channels: AASIST [n_sinc, [in, out] x 4] of the sinc layer and "
+                       "residual blocks; RawGAT-ST [unused, [in, out] x 3] of its blocks")
+    # --- AASIST only ---
+    gat_dims: list = _doc("AASIST: [graph attention dim, heterogeneous graph dim]", None)
+    pool_ratios: list = _doc("AASIST: node keep ratios: [spectral, temporal, hetero, hetero]", None)
+    temperatures: list = _doc("AASIST: attention temperatures: [spectral, temporal, hetero, "
+                              "unused]", None)
+    # --- RawGAT-ST only (the authors' model_config_RawGAT_ST.yaml, plus fusion) ---
+    out_channels: int = _doc("RawGAT-ST: sinc bands (70)", None)
+    fusion: str = _doc("RawGAT-ST: how the spectral and temporal graphs are combined: "
+                       "mul, add or cat (the three published models)", None)
+    in_channels: int = _doc("RawGAT-ST: input channels, 1 (a key of the authors' config)", None)
+    blocks: list = _doc("RawGAT-ST: residual blocks per stage, [2, 4] (a key of the authors' "
+                        "config; the encoder is built for it)", None)
+    nb_classes: int = _doc("RawGAT-ST: output classes, 2 (a key of the authors' config)", None)
+
+    def _set(self) -> tuple[str, ...]:
+        return tuple(k for k in _field_names(type(self)) if getattr(self, k) is not None)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _field_names(type(self)) or getattr(self, key) is None:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set())
+
+    def __len__(self) -> int:
+        return len(self._set())
+
+    def to_dict(self) -> dict:
+        """The keys that are set, as a plain JSON-ready dict."""
+        return {k: copy.deepcopy(getattr(self, k)) for k in self._set()}
+
+
+#: architecture -> its own model_config keys (a config of another architecture must not set them).
+ARCHITECTURE_KEYS: dict[str, tuple[str, ...]] = {
+    "AASIST": ("gat_dims", "pool_ratios", "temperatures"),
+    "RawGAT-ST": ("out_channels", "fusion", "in_channels", "blocks", "nb_classes"),
+}
 
 
 @dataclass(frozen=True, eq=True, kw_only=True)
@@ -252,7 +294,33 @@ def validate_model_config(model_config: Mapping[str, Any]) -> ModelConfig:
 
 
 def _check_model(mc: ModelConfig) -> None:
+    """Each architecture's own keys: present where required, none of another architecture's."""
+    arch = next((a for a in ARCHITECTURE_KEYS if a.lower() == mc.architecture.lower()),
+                mc.architecture)
+    foreign = {other: [k for k in keys if getattr(mc, k) is not None]
+               for other, keys in ARCHITECTURE_KEYS.items() if other != arch}
+    for other, keys in foreign.items():
+        if keys:
+            raise ConfigError(f"{', '.join('model_config.' + k for k in keys)} "
+                              f"{'belongs' if len(keys) == 1 else 'belong'} to {other}, not to "
+                              f"this {arch} config; remove {'it' if len(keys) == 1 else 'them'} "
+                              f"(or set model_config.architecture to {other})")
+    if arch == "RawGAT-ST":
+        _check_rawgat(mc)
+    else:
+        _check_aasist(mc)
+
+
+def _require(mc: ModelConfig, keys: Iterable[str], arch: str) -> None:
+    for key in keys:
+        if getattr(mc, key) is None:
+            raise ConfigError(f"config key 'model_config.{key}' is missing (it is required "
+                              f"for {arch})")
+
+
+def _check_aasist(mc: ModelConfig) -> None:
     """The network's shape lists, and windows at least as long as the network takes."""
+    _require(mc, ARCHITECTURE_KEYS["AASIST"], "AASIST")
     filts = mc.filts
     if not (len(filts) == 5 and isinstance(filts[0], int)
             and all(isinstance(f, list) and len(f) == 2 for f in filts[1:])):
@@ -269,6 +337,43 @@ def _check_model(mc: ModelConfig) -> None:
         if mc[key] < shortest:
             raise ConfigError(f"model_config.{key}={mc[key]} is shorter than the {shortest} "
                               f"samples this architecture needs")
+
+
+def _check_rawgat(mc: ModelConfig) -> None:
+    """RawGAT-ST: its keys, a channel chain its encoder can build, graphs its pooling keeps
+    (at least 2 nodes each, as the authors' code does), and one fixed window."""
+    _require(mc, ("out_channels", "fusion"), "RawGAT-ST")
+    if mc.fusion not in rawgat.FUSIONS:
+        raise ConfigError(f"model_config.fusion must be one of {', '.join(rawgat.FUSIONS)}, "
+                          f"got {mc.fusion!r}")
+    for key, fixed in (("in_channels", 1), ("nb_classes", 2), ("blocks", list(rawgat.BLOCKS))):
+        if getattr(mc, key) not in (None, fixed):
+            raise ConfigError(f"model_config.{key} must be {fixed} for RawGAT-ST (the network "
+                              f"is built for it), got {getattr(mc, key)!r}")
+    filts = mc.filts
+    pairs = filts[1:]
+    if not (len(filts) == 4 and isinstance(filts[0], int) and all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(c, int) and c > 0 for c in f)
+            for f in pairs)):
+        raise ConfigError(f"model_config.filts must be [unused, [in, out] x 3] for RawGAT-ST, "
+                          f"got {filts!r}")
+    (a_in, a_out), (b_in, b_out), (c_in, c_out) = pairs
+    if not (a_in == a_out == b_in and b_out == c_in == c_out):
+        raise ConfigError(f"model_config.filts {filts!r}: RawGAT-ST's blocks are filts[1] x 2, "
+                          f"filts[2], filts[3] x 3, so each block's input must be the previous "
+                          f"block's output (e.g. [32, [32, 32], [32, 64], [64, 64]])")
+    n_freq, _ = rawgat.graph_sizes(mc.nb_samp, mc.first_conv, mc.out_channels)
+    if int(n_freq * rawgat.POOL_SPECTRAL) < 2:
+        raise ConfigError(f"model_config.out_channels={mc.out_channels} is too few sinc bands "
+                          f"for RawGAT-ST's spectral graph (at least 12)")
+    shortest = rawgat.min_window(mc.first_conv)
+    if mc.nb_samp < shortest:
+        raise ConfigError(f"model_config.nb_samp={mc.nb_samp} is shorter than the {shortest} "
+                          f"samples this architecture needs")
+    if mc.eval_nb_samp not in (0, mc.nb_samp):
+        raise ConfigError(f"model_config.eval_nb_samp must be 0 (= nb_samp) for RawGAT-ST, "
+                          f"got {mc.eval_nb_samp}: the network takes exactly nb_samp samples "
+                          f"(its graph layers are sized for them)")
 
 
 def loader_workers(config: Mapping[str, Any], clip_work: bool = False) -> int:
@@ -399,6 +504,6 @@ def save_config(config: Mapping[str, Any], path: PathLike) -> None:
         fh.write(json.dumps(data, indent=4) + "\n")
 
 
-__all__ = ["CHOICES", "Config", "ModelConfig", "OptimConfig", "apply_overrides", "bundled_configs",
-           "config_path", "describe", "load_config", "loader_workers", "parse_override",
+__all__ = ["ARCHITECTURE_KEYS", "CHOICES", "Config", "ModelConfig", "OptimConfig", "apply_overrides",
+           "bundled_configs", "config_path", "describe", "load_config", "loader_workers", "parse_override",
            "save_config", "validate_config", "validate_model_config", "with_overrides"]

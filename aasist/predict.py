@@ -6,6 +6,7 @@ Command line (``aasist predict``) and notebook API::
     from aasist.predict import predict_paths
     det = Detector()                             # the bundled official AASIST-L
     det = Detector("AASIST-L", "runs/x/weights/swa.pth")   # or your own (config name or file)
+    det = Detector(model="RawGAT-ST-mul")        # or another bundled model (`aasist models`)
     det.score("clip.flac")                       # -> {"score": ..., "p_bonafide": ..., "label": ...}
     det.score(samples, sample_rate=44100, timeline=True)
     for result in predict_paths(det, ["folder/", "x.wav"]):
@@ -49,6 +50,7 @@ Output (one dict per input)
     ``path``, ``score`` (the bona fide logit, column 1 of the model output: the number the
     official score files hold; higher = more bona fide), ``p_bonafide`` (softmax of the two
     logits, column 1 = ``sigmoid(logit1 - logit0)``), ``label`` (``bonafide`` / ``spoof``),
+    ``model`` (the bundled model's name, e.g. ``AASIST-L``, or the path of one's own weights),
     ``duration_s`` and ``sample_rate`` (of the original audio), ``windows`` (how many were
     scored), and with ``timeline=True`` ``timeline``: a list of ``{start_s, end_s, score,
     p_bonafide}`` (seconds in the audio; a padded clip's window ends where the audio ends).
@@ -106,7 +108,7 @@ from .data.audio import SAMPLE_RATE, read_audio
 from .errors import ConfigError, DataError
 from .inference import (AUDIO_EXTENSIONS, Clip, Engine, cut_windows, file_loader,
                         find_audio_files, hop_samples, to_mono_float32)
-from .pretrained import load_model
+from .pretrained import load_model, model_name, resolve
 from .runtime import resolve_device
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -144,24 +146,35 @@ class Detector:
         overrides: ``KEY=VALUE`` config overrides, e.g. ``["model_config.nb_samp=16000"]``.
         batch_size: windows per forward pass (default 8 on CPU, 32 on CUDA).
         aggregate: ``"min"`` (least bona fide window) or ``"mean"`` (mean logits).
+        model: a bundled model's name (``"RawGAT-ST-mul"``; :data:`aasist.pretrained.BUNDLES`),
+            the same as ``weights="official:NAME"``; not together with ``weights``.
+
+    ``model_name`` (the ``model`` field of every result): the bundle's name, or the weights
+    path for weights of one's own.
     """
 
     def __init__(self, config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
                  device: Optional[str] = None,
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
-                 aggregate: str = "min"):
-        model = load_model(config, weights, device=resolve_device(device), overrides=overrides)
-        self._setup(Engine(model, batch_size=batch_size), threshold, hop_seconds, aggregate)
+                 aggregate: str = "min", model: Optional[str] = None):
+        name = model_name(resolve(config, weights, model)[1])
+        net = load_model(config, weights, device=resolve_device(device), overrides=overrides,
+                         model=model)
+        self._setup(Engine(net, batch_size=batch_size), threshold, hop_seconds, aggregate)
+        self.model_name: Optional[str] = name
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, nb_samp: Optional[int] = None,
                    threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
-                   batch_size: Optional[int] = None, aggregate: str = "min") -> "Detector":
+                   batch_size: Optional[int] = None, aggregate: str = "min",
+                   model_name: Optional[str] = None) -> "Detector":
         """Wrap an already built model (``nb_samp`` default: its config's scoring window,
-        :func:`aasist.inference.scoring_window`)."""
+        :func:`aasist.inference.scoring_window`); results carry ``model`` when
+        ``model_name`` is given."""
         det = cls.__new__(cls)
         det._setup(Engine(model, nb_samp, batch_size), threshold, hop_seconds, aggregate)
+        det.model_name = model_name
         return det
 
     def _setup(self, engine: Engine, threshold, hop_seconds, aggregate) -> None:
@@ -214,8 +227,11 @@ class Detector:
             stat = lg[:, 1] if self.threshold is not None else lg[:, 1] - lg[:, 0]
             i = int(np.argmin(stat))  # first of equal minima
             l0, l1 = float(lg[i, 0]), float(lg[i, 1])
-        out = {"path": clip.path, **self.verdict(l0, l1), "duration_s": clip.duration_s,
-               "sample_rate": clip.sample_rate, "windows": len(clip.starts)}
+        out = {"path": clip.path, **self.verdict(l0, l1)}
+        if getattr(self, "model_name", None) is not None:
+            out["model"] = self.model_name
+        out.update(duration_s=clip.duration_s, sample_rate=clip.sample_rate,
+                   windows=len(clip.starts))
         if timeline:
             out["timeline"] = [  # a padded clip's only window ends where the audio ends
                 {"start_s": s / SAMPLE_RATE,

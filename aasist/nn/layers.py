@@ -80,12 +80,15 @@ class SincConv(nn.Module):
     """Fixed sinc filterbank applied to raw audio: (B, L) -> (B, n_filters, L - K + 1).
 
     No parameters (the official checkpoints hold none for it). ``mask=True`` zeroes a
-    random run of 0-19 adjacent bands (the official "freq_aug" training augmentation).
+    random run of 0 to ``max_mask - 1`` adjacent bands (the official "freq_aug" training
+    augmentation: AASIST masks up to 19 bands, RawGAT-ST up to 13).
     """
 
-    def __init__(self, out_channels: int, kernel_size: int, sample_rate: int = 16000):
+    def __init__(self, out_channels: int, kernel_size: int, sample_rate: int = 16000,
+                 max_mask: int = 20):
         super().__init__()
         self.out_channels = out_channels
+        self.max_mask = max_mask
         self.kernel_size = kernel_size + 1 if kernel_size % 2 == 0 else kernel_size
         bank = sinc_filterbank(out_channels, self.kernel_size, sample_rate)
         self.register_buffer("band_pass", bank.unsqueeze(1), persistent=False)
@@ -93,7 +96,7 @@ class SincConv(nn.Module):
     def forward(self, x: torch.Tensor, mask: bool = False) -> torch.Tensor:
         filters = self.band_pass
         if mask:
-            width = int(np.random.uniform(0, 20))
+            width = int(np.random.uniform(0, self.max_mask))
             start = random.randint(0, self.out_channels - width)
             filters = filters.clone()
             filters[start:start + width] = 0

@@ -1,17 +1,29 @@
 """Models with weights: the bundled checkpoints, and building and loading any model.
 
-``AASIST.pth`` and ``AASIST-L.pth`` are the pretrained weights published by clovaai/aasist
-(Copyright (c) 2021-present NAVER Corp., MIT licence, see ``LICENSE`` in this folder), each
-next to the ``.conf`` it was trained with. They are small (1.3 MB and 0.4 MB), so predict,
-evaluate, stream and serve work offline with no download::
+Six pretrained models are bundled (:data:`BUNDLES`, ``aasist models`` lists them), each a
+:class:`Bundle` record in the style of torchaudio's pipeline bundles: name, architecture,
+config, weights file and its pinned SHA-256, training data, parameter count, the authors'
+published result and its source, licence and source URL. The weights are the authors' files,
+unchanged, each with its licence beside it in this folder:
+
+* ``AASIST``, ``AASIST-L``: clovaai/aasist (ASVspoof 2019 LA; MIT, NAVER Corp., ``LICENSE``);
+* ``AASIST-ASVspoof5``: the ASVspoof 5 organisers' AASIST baseline (ASVspoof 5 train; MIT,
+  NAVER Corp., ``LICENSE-ASVspoof5``);
+* ``RawGAT-ST-mul``, ``RawGAT-ST-add``, ``RawGAT-ST-cat``: eurecom-asp/RawGAT-ST-antispoofing
+  (ASVspoof 2019 LA; MIT, EURECOM, ``LICENSE-RawGAT-ST``).
+
+All are small (0.4-1.9 MB), so predict, evaluate, stream and serve work offline with no
+download::
 
     model = get_model("AASIST-L")                     # eval mode, on the CPU
+    model = get_model("RawGAT-ST-mul")                # any bundle by name
     model = build_model(load_config("mini")["model_config"])   # a fresh one
     load_weights(model, "runs/mini/weights/last.pth")
 
 A *weights reference* is either a path to a ``.pth`` file or ``official:NAME`` (NAME in
-:data:`OFFICIAL`); :func:`resolve` turns a (config, weights) pair as a user gives it, each
-possibly missing, into files on disk. Every model built here gets the kernels that run
+:data:`BUNDLES`); a *model* (``--model NAME``) is a bundle's name, the same as weights
+``official:NAME``. :func:`resolve` turns a (config, weights, model) choice as a user gives
+it, each possibly missing, into files on disk. Every model built here gets the kernels that run
 fastest on its device (:func:`aasist.runtime.kernels_for`).
 """
 from __future__ import annotations
@@ -19,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
@@ -38,30 +50,110 @@ DEFAULT = "AASIST-L"  # the smaller model: same decisions, a quarter of the comp
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """One bundled checkpoint: its weights, the config it was trained with, its SHA-256."""
+class Bundle:
+    """One bundled pretrained model: its files, what it is, where it comes from.
+
+    ``config_name`` is a ``.conf`` file in this folder (the authors' own where they wrote
+    one) or else a bundled config's name; ``weights_file`` and ``licence_file`` are files in
+    this folder; ``licence`` names the licence and its holder (the full text, copyright line
+    included, is in ``licence_file``). ``parameters`` counts what :func:`aasist.nn.count_parameters` counts (the
+    state_dict's parameters, BatchNorm statistics excluded). ``published`` is the authors'
+    result, ``published_source`` where they report it.
+    """
 
     name: str
+    architecture: str
+    config_name: str
+    weights_file: str
     sha256: str
+    training_data: str
+    parameters: int
+    published: str
+    published_source: str
+    licence: str
+    licence_file: str
+    source_url: str
+    sample_rate: int = 16000
 
     def get_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
-        """The model with these weights, in eval mode on ``device``."""
+        """The model with these weights (strict load), in eval mode on ``device``."""
         return load_model(weights=PREFIX + self.name, device=device)
 
     @property
     def weights(self) -> Path:
-        return FOLDER / f"{self.name}.pth"
+        return FOLDER / self.weights_file
 
     @property
     def config(self) -> Path:
-        return FOLDER / f"{self.name}.conf"
+        path = FOLDER / self.config_name
+        return path if path.is_file() else config_path(self.config_name)
+
+    @property
+    def licence_path(self) -> Path:
+        return FOLDER / self.licence_file
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data (``aasist models --json``); paths as strings."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "config": str(self.config), "weights": str(self.weights)}
 
 
-#: The upstream files' SHA-256, as published in clovaai/aasist (models/weights/).
-OFFICIAL = {
-    "AASIST": Checkpoint("AASIST", "51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0"),
-    "AASIST-L": Checkpoint("AASIST-L", "814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a"),
-}
+Checkpoint = Bundle  # the record's name before it held more than the clovaai checkpoints
+
+_CLOVAAI = "https://github.com/clovaai/aasist"
+_NAVER_MIT = "MIT, NAVER Corp."
+_EURECOM_MIT = "MIT, EURECOM"
+_RAWGAT = "https://github.com/eurecom-asp/RawGAT-ST-antispoofing"
+_RAWGAT_COMMIT = "e3b049f79b3cd9552e66f6d0ba844cbb9399c479"
+_ASV5 = "https://github.com/asvspoof-challenge/asvspoof5"
+_ASV5_COMMIT = "fe23d3053a0889b305d98c9e4cadf418c213d972"
+_RAWGAT_PAPER = "Tak et al., ASVspoof 2021 workshop, arXiv:2107.12710; recomputed in docs/models.md"
+
+
+def _rawgat(fusion: str, sha256: str, parameters: int, eer: str) -> Bundle:
+    return Bundle(
+        name=f"RawGAT-ST-{fusion}", architecture="RawGAT-ST", config_name=f"RawGAT-ST-{fusion}.conf",
+        weights_file=f"RawGAT-ST-{fusion}.pth", sha256=sha256,
+        training_data="ASVspoof 2019 LA train", parameters=parameters,
+        published=f"EER {eer} % (ASVspoof 2019 LA eval)", published_source=_RAWGAT_PAPER,
+        licence=_EURECOM_MIT, licence_file="LICENSE-RawGAT-ST",
+        source_url=f"{_RAWGAT}/blob/{_RAWGAT_COMMIT}/Pre_trained_models/RawGAT_ST_{fusion}/Best_epoch.pth")
+
+
+#: Every bundled model by name, SHA-256 pinned (the upstream files' hashes).
+BUNDLES: dict[str, Bundle] = {b.name: b for b in (
+    Bundle(name="AASIST", architecture="AASIST", config_name="AASIST.conf",
+           weights_file="AASIST.pth",
+           sha256="51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0",
+           training_data="ASVspoof 2019 LA train", parameters=297_866,
+           published="EER 0.83 %, min t-DCF 0.0275 (ASVspoof 2019 LA eval)",
+           published_source="clovaai/aasist README, Pre-trained models",
+           licence=_NAVER_MIT, licence_file="LICENSE",
+           source_url=f"{_CLOVAAI}/blob/main/models/weights/AASIST.pth"),
+    Bundle(name="AASIST-L", architecture="AASIST", config_name="AASIST-L.conf",
+           weights_file="AASIST-L.pth",
+           sha256="814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a",
+           training_data="ASVspoof 2019 LA train", parameters=85_306,
+           published="EER 0.99 %, min t-DCF 0.0309 (ASVspoof 2019 LA eval)",
+           published_source="clovaai/aasist README, Pre-trained models",
+           licence=_NAVER_MIT, licence_file="LICENSE",
+           source_url=f"{_CLOVAAI}/blob/main/models/weights/AASIST-L.pth"),
+    Bundle(name="AASIST-ASVspoof5", architecture="AASIST", config_name="AASIST-ASVspoof5.conf",
+           weights_file="AASIST-ASVspoof5.pth",
+           sha256="8f10fe1d1ce3ac62c19f00b86dfaf79f86f464301d23e08726b16b02edbb601c",
+           training_data="ASVspoof 5 train", parameters=297_866,
+           published="EER 15.2 % (ASVspoof 5 validation set)",
+           published_source="asvspoof-challenge/asvspoof5 Baseline-AASIST/README.md "
+                            "(commit 649393658ad8)",
+           licence=_NAVER_MIT, licence_file="LICENSE-ASVspoof5",
+           source_url=f"{_ASV5}/blob/{_ASV5_COMMIT}/Baseline-AASIST/models/weights/AASIST/best.pth"),
+    _rawgat("mul", "8a91ce8201d42119cbfb9ebca8850e5914f1a85959b3ca962819783738c2a9e2", 440_810, "1.06"),
+    _rawgat("add", "0b59dd135194db79815cc1f05203f83f59a38d9ad7ce64a20f1c69d4d285fcc9", 440_810, "1.16"),
+    _rawgat("cat", "4ee991100731fab870f6c33509e753029a69cc626d4c98ceb395011d78c31d67", 445_546, "1.24"),
+)}
+
+#: The clovaai/aasist checkpoints (``aasist download --pretrained`` fetches these upstream).
+OFFICIAL: dict[str, Bundle] = {n: BUNDLES[n] for n in ("AASIST", "AASIST-L")}
 
 
 def sha256_of(path: PathLike) -> str:
@@ -73,18 +165,36 @@ def sha256_of(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-def official(name: str) -> Checkpoint:
-    """The bundled checkpoint called ``name`` (``"AASIST"`` or ``"AASIST-L"``)."""
-    if name not in OFFICIAL:
+def official(name: str) -> Bundle:
+    """The bundled model called ``name`` (a key of :data:`BUNDLES`, e.g. ``"AASIST-L"``)."""
+    if name not in BUNDLES:
         raise ConfigError(f"unknown official checkpoint {name!r}; valid: "
-                          + ", ".join(PREFIX + n for n in OFFICIAL))
-    return OFFICIAL[name]
+                          + ", ".join(PREFIX + n for n in BUNDLES))
+    return BUNDLES[name]
 
 
-def _by_hash(path: Path) -> Optional[Checkpoint]:
-    """The bundled checkpoint whose bytes ``path`` holds, if any (a downloaded copy, say)."""
+def bundle(name: str) -> Bundle:
+    """The bundled model ``name`` (``"RawGAT-ST-mul"``; ``"official:RawGAT-ST-mul"`` too)."""
+    key = name.removeprefix(PREFIX)
+    if key not in BUNDLES:
+        raise ConfigError(f"unknown model {name!r}; the bundled models are: "
+                          f"{', '.join(BUNDLES)} (`aasist models` lists them)")
+    return BUNDLES[key]
+
+
+def model_name(weights: PathLike) -> str:
+    """How outputs name a model: the bundle's name for a bundled weights file, else the path."""
+    text = os.fspath(weights)
+    if text.startswith(PREFIX):
+        return official(text[len(PREFIX):]).name
+    path = Path(text)
+    return next((b.name for b in BUNDLES.values() if path.resolve() == b.weights.resolve()), text)
+
+
+def _by_hash(path: Path) -> Optional[Bundle]:
+    """The bundled model whose bytes ``path`` holds, if any (a downloaded copy, say)."""
     digest = sha256_of(path)
-    return next((c for c in OFFICIAL.values() if c.sha256 == digest), None)
+    return next((c for c in BUNDLES.values() if c.sha256 == digest), None)
 
 
 def _model_path(config: Path) -> str:
@@ -101,10 +211,12 @@ def _model_path(config: Path) -> str:
     return model_path
 
 
-def resolve(config: Optional[PathLike] = None,
-            weights: Optional[PathLike] = None) -> tuple[Path, Path]:
+def resolve(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
+            model: Optional[str] = None) -> tuple[Path, Path]:
     """(config, weights) as a user gives them, either possibly None -> (config file, weights file).
 
+    * ``model="NAME"``: the bundled model NAME, the same as ``weights="official:NAME"``
+      (giving weights too is an error);
     * neither: the bundled official AASIST-L and its config;
     * ``weights="official:NAME"``: that bundled checkpoint, with its config unless one is given;
     * a weights file and no config: the config of the official checkpoint with the same bytes,
@@ -113,6 +225,11 @@ def resolve(config: Optional[PathLike] = None,
     * a config and no weights: the config's ``model_path`` (as the official ``--eval``
       does), else an error, since a config alone is an untrained model.
     """
+    if model is not None:
+        if weights is not None:
+            raise ConfigError(f"--model {model} and --weights {os.fspath(weights)} both choose "
+                              f"the weights; give one of them")
+        weights = PREFIX + bundle(model).name
     if config is not None:
         config = config_path(config)  # a bundled config's name -> its file
     if weights is None and config is not None:
@@ -128,7 +245,7 @@ def resolve(config: Optional[PathLike] = None,
         return Path(config), path
     if not path.is_file():
         raise ConfigError(f"{path}: weights not found; give a .pth file or one of "
-                          + ", ".join(PREFIX + n for n in OFFICIAL))
+                          + ", ".join(PREFIX + n for n in BUNDLES))
     ckpt = _by_hash(path)
     if ckpt is not None:
         return ckpt.config, path
@@ -142,15 +259,17 @@ def resolve(config: Optional[PathLike] = None,
 
 
 def resolve_config(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
-                   overrides: Iterable[str] = ()) -> tuple[Config, Path]:
+                   overrides: Iterable[str] = (), model: Optional[str] = None
+                   ) -> tuple[Config, Path]:
     """Like :func:`resolve`, with the config loaded (``KEY=VALUE`` overrides applied)."""
-    config_path, weights_path = resolve(config, weights)
+    config_path, weights_path = resolve(config, weights, model)
     return load_config(config_path, overrides), weights_path
 
 
 def get_model(name: str = DEFAULT, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The bundled model ``name`` (``"AASIST-L"``, ``"AASIST"``), in eval mode on ``device``."""
-    return official(name.removeprefix(PREFIX)).get_model(device)
+    """The bundled model ``name`` (any of :data:`BUNDLES`: ``"AASIST-L"``, ``"RawGAT-ST-mul"``,
+    ...; ``"official:NAME"`` too) with its weights loaded strictly, in eval mode on ``device``."""
+    return bundle(name).get_model(device)
 
 
 def build_model(model_config: Mapping[str, Any], device: str | torch.device | None = None
@@ -166,7 +285,7 @@ def build_model(model_config: Mapping[str, Any], device: str | torch.device | No
 def load_weights(model: torch.nn.Module, path: PathLike, strict: bool = True) -> torch.nn.Module:
     """Load a state_dict (official checkpoint, ours, or a run's checkpoint.pt) onto ``model``'s device.
 
-    ``path`` may also be ``official:AASIST`` / ``official:AASIST-L`` (the bundled checkpoints).
+    ``path`` may also be ``official:NAME`` (a bundled model, e.g. ``official:AASIST-L``).
     The official files were saved from CUDA tensors; they are mapped to wherever the model
     lives, so they load on CPU-only machines too.
     """
@@ -215,14 +334,16 @@ def _reason(exc: BaseException) -> str:
 
 
 def load_model(config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
-               device: str | torch.device = "cpu", overrides: Iterable[str] = ()) -> torch.nn.Module:
-    """Config file (or bundled name) + weights -> model in eval mode on ``device``.
+               device: str | torch.device = "cpu", overrides: Iterable[str] = (),
+               model: Optional[str] = None) -> torch.nn.Module:
+    """Config file (or bundled name) + weights, or a bundled ``model`` -> model in eval mode
+    on ``device``.
 
-    With neither given: the bundled official AASIST-L. ``weights="official:AASIST"`` picks
-    the other bundled checkpoint (and its config); see :func:`resolve` for how a missing
-    config is found.
+    With none given: the bundled official AASIST-L. ``model="RawGAT-ST-mul"`` (or
+    ``weights="official:RawGAT-ST-mul"``) picks another bundled model and its config; see
+    :func:`resolve` for how a missing config is found.
     """
-    config, weights_path = resolve_config(config, weights, overrides)
+    config, weights_path = resolve_config(config, weights, overrides, model)
     return load_weights(build_model(config.model_config, device), weights_path).eval()
 
 
@@ -245,6 +366,6 @@ def interpolate_weights(model_config: Mapping[str, Any], a: PathLike, b: PathLik
     return first
 
 
-__all__ = ["DEFAULT", "OFFICIAL", "PREFIX", "Checkpoint", "build_model", "get_model",
-           "interpolate_weights", "load_model", "load_weights", "official", "resolve",
-           "resolve_config", "sha256_of"]
+__all__ = ["BUNDLES", "DEFAULT", "OFFICIAL", "PREFIX", "Bundle", "Checkpoint", "build_model",
+           "bundle", "get_model", "interpolate_weights", "load_model", "load_weights", "model_name",
+           "official", "resolve", "resolve_config", "sha256_of"]
