@@ -267,16 +267,6 @@ def _cmd_download(args) -> int:
     return 0
 
 
-_ONE_ZIP_ONLY = ("url", "sha256", "zip_path", "official")
-
-
-def _add_download_parser(sub) -> None:
-    """`download`: a corpus (verified, resumable) or the official checkpoints."""
-    from .download import PRETRAINED_BASE_URL, PRETRAINED_SHA256
-
-    p = sub.add_parser("download", help="download, verify and extract a corpus, or the "
-                                        "official checkpoints (--pretrained)")
-    what = p.add_mutually_exclusive_group()
 def _cmd_calibrate_fit(args) -> int:
     from . import calibrate
 
@@ -337,6 +327,16 @@ def _add_calibrate_parser(sub) -> None:
     apply.set_defaults(func=_cmd_calibrate_apply)
 
 
+_ONE_ZIP_ONLY = ("url", "sha256", "zip_path", "official")
+
+
+def _add_download_parser(sub) -> None:
+    """`download`: a corpus (verified, resumable) or the official checkpoints."""
+    from .download import PRETRAINED_BASE_URL, PRETRAINED_SHA256
+
+    p = sub.add_parser("download", help="download, verify and extract a corpus, or the "
+                                        "official checkpoints (--pretrained)")
+    what = p.add_mutually_exclusive_group()
     what.add_argument("--corpus", choices=list(CORPUS_NAMES), default="la2019",
                       help="the corpus (default la2019, into DEST/LA/)")
     what.add_argument("--pretrained", action="store_true",
@@ -511,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_make_mini)
 
     _add_download_parser(sub)
+    _add_calibrate_parser(sub)
     return parser
 
 
@@ -524,4 +525,3 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
 
     return run_with_errors(run)
-    _add_calibrate_parser(sub)
