@@ -242,22 +242,20 @@ def read_labels(path: PathLike) -> list[tuple[str, bool]]:
     """A CSV of labelled audio: a header with ``path`` and ``label`` columns, labels
     ``bonafide`` (or ``bona-fide``) / ``spoof``; relative paths are relative to the CSV's
     folder. Returns ``[(audio path, is bona fide)]``; DataError naming the line otherwise."""
-    import csv
-
-    from .data.textfile import bad_line, data_lines
+    from .data.textfile import bad_line, csv_row, data_lines
 
     path = Path(path)
     lines = list(data_lines(path, "labels CSV", "write one 'path,label' line per audio file"))
     if not lines:
         raise DataError(f"{path}: empty; expected a header 'path,label' and one row per file")
-    header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
+    header = [h.strip().lower() for h in csv_row(path, *lines[0])]
     if "path" not in header or "label" not in header:
         raise bad_line(path, lines[0][0], lines[0][1], "no 'path' and 'label' columns",
                        "a header line 'path,label'")
     i_path, i_label = header.index("path"), header.index("label")
     out = []
     for number, line in lines[1:]:
-        row = next(csv.reader([line]))
+        row = csv_row(path, number, line)
         if len(row) != len(header):
             raise bad_line(path, number, line, f"{len(row)} fields", f"{len(header)} like the header")
         label = row[i_label].strip().lower().replace("-", "")
@@ -267,28 +265,6 @@ def read_labels(path: PathLike) -> list[tuple[str, bool]]:
         audio = Path(row[i_path].strip())
         out.append((str(audio if audio.is_absolute() else path.parent / audio), label == "bonafide"))
     return out
-
-
-def fit_audio(labels: PathLike, prior: float = 0.5, model: Optional[str] = None,
-              config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
-              device: str = "cpu") -> Calibration:
-    """`aasist calibrate fit --audio LABELS.csv`: score labelled audio with a model (as
-    `predict` scores it), then fit its calibration. What a user with a few hundred labelled
-    clips of their own kind of audio runs. A file that cannot be scored is an error naming it."""
-    from .predict import Detector, predict_paths
-
-    items = read_labels(labels)
-    detector = Detector(config, weights, device=device, **({"model": model} if model else {}))
-    values, is_bona = [], []
-    for (audio, bona), result in zip(items, predict_paths(detector, [a for a, _ in items],
-                                                          progress=False)):
-        if "error" in result:
-            raise DataError(f"{labels}: {audio}: {result['error']}")
-        values.append(result["score"])
-        is_bona.append(bona)
-    name = model or (str(weights) if weights else "default")
-    return fit(np.array(values), np.array(is_bona), [name], prior,
-               data=[str(labels)], name=Path(labels).stem)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -338,5 +314,5 @@ class Decision:
         return "bonafide" if llr >= self.threshold else "spoof"
 
 
-__all__ = ["Calibration", "DEFAULT_COSTS", "Decision", "apply_score_files", "fit", "fit_audio",
+__all__ = ["Calibration", "DEFAULT_COSTS", "Decision", "apply_score_files", "fit",
            "fit_score_files", "join_score_files", "read_labels", "training_llr_offset"]

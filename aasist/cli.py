@@ -75,10 +75,39 @@ def _add_scorer_args(parser: argparse.ArgumentParser, threshold_help: str = "") 
     _add_config_args(parser, required=False)
     _add_weights_arg(parser)
     _add_model_arg(parser)
+    parser.add_argument("--calibration", default=None, metavar="CAL.json",
+                        help="map scores to LLRs with this calibration (`aasist calibrate fit`); "
+                             "default: uncalibrated (the logit difference)")
+    parser.add_argument("--prior", type=float, default=0.5,
+                        help="prior of spoofed audio behind p_spoof (default 0.5)")
+    parser.add_argument("--target-fpr", type=float, default=None, metavar="RATE",
+                        help="label at the LLR that accepts this fraction of the calibration "
+                             "data's spoofs (default: the Bayes threshold of the ASVspoof 5 "
+                             "costs, Cmiss 1, Cfa 10, Pspoof 0.05)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="label bona fide when score >= T (default: p_bonafide >= 0.5)"
-                             + threshold_help)
+                        help="instead: label bona fide when score >= T" + threshold_help)
+    parser.add_argument("--no-vad", dest="vad", action="store_false",
+                        help="judge every window, speech or not (default: windows without "
+                             "speech are left out of the verdict)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+
+
+def _detector(args, **options):
+    """The Detector that predict, stream and serve build from their shared options."""
+    from .calibrate import Calibration, Decision
+    from .predict import Detector
+
+    calibration = Calibration.load(args.calibration) if args.calibration else None
+    threshold = None
+    if args.target_fpr is not None:
+        if calibration is None:
+            raise ConfigError("--target-fpr reads its threshold from a calibration: pass "
+                              "--calibration CAL.json")
+        threshold = calibration.threshold_at_fpr(args.target_fpr)
+    return Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
+                    overrides=args.overrides, model=args.model, calibration=calibration,
+                    decision=Decision(prior=args.prior, threshold=threshold), vad=args.vad,
+                    **options)
 
 
 def _cmd_train(args) -> int:
@@ -120,11 +149,9 @@ def _cmd_metrics(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from .predict import Detector, ResultWriter, predict_paths
+    from .predict import ResultWriter, predict_paths
 
-    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        hop_seconds=args.hop, overrides=args.overrides, aggregate=args.aggregate,
-                        model=args.model)
+    detector = _detector(args, hop_seconds=args.hop, aggregate=args.aggregate)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
     for result in predict_paths(detector, args.paths, timeline=args.timeline,
@@ -138,11 +165,9 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_stream(args) -> int:
-    from .predict import Detector
     from .stream import StreamScorer, file_source, microphone, pcm_feed
 
-    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        overrides=args.overrides, model=args.model)
+    detector = _detector(args)
     scorer = StreamScorer(detector, hop_seconds=args.hop)
     detector.warm_up()  # before input starts arriving: the first window's latency is real
     if args.mic:
@@ -175,7 +200,6 @@ def _print_stream(scorer, source) -> None:
 def _cmd_serve(args) -> int:
     import os
 
-    from .predict import Detector
     from .pretrained import DEFAULT, PREFIX
     from .serve import TOKEN_ENV, Limits, check_exposure, create_app, run_server
 
@@ -188,8 +212,7 @@ def _cmd_serve(args) -> int:
     # one window per forward pass on a CPU: a batch of 8 official windows holds ~1 GB of
     # activations and is no faster there (docs/serve.md)
     batch = args.batch if args.batch is not None else (1 if args.device == "cpu" else None)
-    detector = Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
-                        overrides=args.overrides, batch_size=batch, model=args.model)
+    detector = _detector(args, batch_size=batch)
     detector.warm_up()
     shown = PREFIX + args.model.removeprefix(PREFIX) if args.model else None
     app = create_app(detector, model_name=shown or args.weights or args.config or PREFIX + DEFAULT,
@@ -277,8 +300,11 @@ def _cmd_calibrate_fit(args) -> int:
             raise ConfigError("--model/--config/--weights score audio: use them with --audio")
         cal = calibrate.fit_score_files(args.scores, prior=args.prior)
     else:
-        cal = calibrate.fit_audio(args.audio, prior=args.prior, model=args.model,
-                                  config=args.config, weights=args.weights, device=args.device)
+        from .predict import calibrate_on_audio
+
+        cal = calibrate_on_audio(args.audio, prior=args.prior, model=args.model,
+                                 config=args.config, weights=args.weights, device=args.device,
+                                 vad=args.vad)
     cal = dataclasses.replace(cal, name=args.name or Path(args.out).stem)
     cal.save(args.out)
     before = ", ".join(f"{s} {c:.3f}" for s, c in zip(cal.systems, cal.cllr_before))
@@ -314,6 +340,8 @@ def _add_calibrate_parser(sub) -> None:
     fit.add_argument("--config", default=None, help="with --audio: a .conf file or bundled name")
     fit.add_argument("--weights", default=None, help="with --audio: the weights")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    fit.add_argument("--no-vad", dest="vad", action="store_false",
+                     help="with --audio: score every window, speech or not")
     fit.add_argument("--prior", type=float, default=0.5,
                      help="bona fide prior the regression is weighted for (default 0.5)")
     fit.add_argument("--name", default=None, help="its name in outputs (default: the file name)")

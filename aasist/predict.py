@@ -104,12 +104,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import calibrate
+from .calibrate import Calibration, Decision, read_labels, training_llr_offset
 from .data.audio import SAMPLE_RATE, read_audio
 from .errors import ConfigError, DataError
 from .inference import (AUDIO_EXTENSIONS, Clip, Engine, cut_windows, file_loader,
                         find_audio_files, hop_samples, to_mono_float32)
-from .pretrained import load_model, model_name, resolve
+from .pretrained import load_model, model_name, resolve, resolve_config
 from .runtime import resolve_device
+from .vad import SpeechDetector, speech_only
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -131,6 +134,22 @@ def p_bonafide(logit0: float, logit1: float) -> float:
 # --------------------------------------------------------------------------- detector
 
 
+def prior_offset(config: Mapping[str, Any]) -> float:
+    """The training prior's share of a model's logit difference (see
+    :func:`aasist.calibrate.training_llr_offset`), from the config it was trained with: its
+    class weights and the bona fide fraction of its training data (the mini corpus's, or the
+    corpus registry's); 0 where that fraction is not known."""
+    from .data.corpora import get_corpus
+    from .data.mini import DEFAULT_SIZES
+
+    if config.get("mini_corpus"):
+        bona, spoof = DEFAULT_SIZES["train"]
+        fraction = bona / (bona + spoof)
+    else:
+        fraction = get_corpus(config.get("corpus", "la2019")).train_bonafide
+    return 0.0 if fraction is None else training_llr_offset(config["class_weights"], fraction)
+
+
 class Detector:
     """A model plus the rules for turning any audio into one bona fide score.
 
@@ -148,6 +167,14 @@ class Detector:
         aggregate: ``"min"`` (least bona fide window) or ``"mean"`` (mean logits).
         model: a bundled model's name (``"RawGAT-ST-mul"``; :data:`aasist.pretrained.BUNDLES`),
             the same as ``weights="official:NAME"``; not together with ``weights``.
+        calibration: a calibration JSON (``aasist calibrate fit``) or a
+            :class:`~aasist.calibrate.Calibration`: ``llr`` is its map of the bona fide
+            logit. None: the logit difference corrected for the training prior and class
+            weights (:func:`prior_offset`), and ``calibration`` says ``uncalibrated``.
+        decision: a :class:`~aasist.calibrate.Decision`: the prior of ``p_spoof`` and the
+            costs (or a threshold) behind ``label``; default prior 0.5, the ASVspoof 5 costs.
+        vad: leave windows without speech out of the verdict (``llr``, ``p_spoof``,
+            ``label``); a file without speech is labelled ``no_speech``.
 
     ``model_name`` (the ``model`` field of every result): the bundle's name, or the weights
     path for weights of one's own.
@@ -157,28 +184,47 @@ class Detector:
                  device: Optional[str] = None,
                  threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                  overrides: Sequence[str] = (), batch_size: Optional[int] = None,
-                 aggregate: str = "min", model: Optional[str] = None):
+                 aggregate: str = "min", model: Optional[str] = None, calibration: Any = None,
+                 decision: Optional[Decision] = None, vad: bool = True):
         name = model_name(resolve(config, weights, model)[1])
+        run_config, _ = resolve_config(config, weights, overrides, model=model)
         net = load_model(config, weights, device=resolve_device(device), overrides=overrides,
                          model=model)
-        self._setup(Engine(net, batch_size=batch_size), threshold, hop_seconds, aggregate)
+        self._setup(Engine(net, batch_size=batch_size), threshold, hop_seconds, aggregate,
+                    calibration=calibration, decision=decision, vad=vad,
+                    llr_offset=prior_offset(run_config))
         self.model_name: Optional[str] = name
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, nb_samp: Optional[int] = None,
                    threshold: Optional[float] = None, hop_seconds: Optional[float] = None,
                    batch_size: Optional[int] = None, aggregate: str = "min",
-                   model_name: Optional[str] = None) -> "Detector":
+                   model_name: Optional[str] = None, calibration: Any = None,
+                   decision: Optional[Decision] = None, vad: bool = False,
+                   llr_offset: float = 0.0) -> "Detector":
         """Wrap an already built model (``nb_samp`` default: its config's scoring window,
         :func:`aasist.inference.scoring_window`); results carry ``model`` when
-        ``model_name`` is given."""
+        ``model_name`` is given. No voice-activity detection unless ``vad``."""
         det = cls.__new__(cls)
-        det._setup(Engine(model, nb_samp, batch_size), threshold, hop_seconds, aggregate)
+        det._setup(Engine(model, nb_samp, batch_size), threshold, hop_seconds, aggregate,
+                   calibration=calibration, decision=decision, vad=vad, llr_offset=llr_offset)
         det.model_name = model_name
         return det
 
-    def _setup(self, engine: Engine, threshold, hop_seconds, aggregate) -> None:
+    def _setup(self, engine: Engine, threshold, hop_seconds, aggregate, *, calibration=None,
+               decision: Optional[Decision] = None, vad: bool = True,
+               llr_offset: float = 0.0) -> None:
         self.engine = engine
+        if calibration is not None and not isinstance(calibration, Calibration):
+            calibration = Calibration.load(calibration)
+        if calibration is not None and len(calibration.weights) != 1:
+            raise ConfigError(f"calibration {calibration.name} fuses {len(calibration.weights)} "
+                              f"systems ({', '.join(calibration.systems)}); one model takes the "
+                              f"calibration of one system")
+        self.calibration = calibration
+        self.decision = decision or Decision()
+        self.vad = SpeechDetector() if vad else None
+        self.llr_offset = float(llr_offset)
         self.hop = hop_samples(hop_seconds, engine.window)
         if threshold is not None and not math.isfinite(float(threshold)):
             raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
@@ -206,13 +252,38 @@ class Detector:
         """See :meth:`aasist.inference.Engine.warm_up`."""
         self.engine.warm_up()
 
-    def verdict(self, logit0: float, logit1: float) -> dict:
-        """The two logits of a window (or a file) -> ``score``, ``p_bonafide``, ``label``."""
-        bona = (logit1 >= logit0) if self.threshold is None else (logit1 >= self.threshold)
-        return {"score": float(logit1), "p_bonafide": p_bonafide(logit0, logit1),
-                "label": "bonafide" if bona else "spoof"}
+    def llr(self, logit0: float, logit1: float) -> float:
+        """The log-likelihood ratio of a window: the calibration's map of the bona fide
+        logit, else the logit difference minus the training prior's offset."""
+        if self.calibration is not None:
+            return float(self.calibration.llr(np.array([logit1]))[0])
+        return float(logit1) - float(logit0) - self.llr_offset
 
-    # ---- windows -> result
+    @property
+    def calibration_name(self) -> str:
+        return self.calibration.name if self.calibration is not None else "uncalibrated"
+
+    def verdict(self, logit0: float, logit1: float) -> dict:
+        """The two logits of a window (or a file) -> ``score``, ``p_bonafide``, ``llr``,
+        ``p_spoof`` and ``label`` (by ``llr`` and the decision, or ``score >= threshold``)."""
+        llr = self.llr(logit0, logit1)
+        label = (self.decision.label(llr) if self.threshold is None
+                 else "bonafide" if logit1 >= self.threshold else "spoof")
+        return {"score": float(logit1), "p_bonafide": p_bonafide(logit0, logit1), "llr": llr,
+                "p_spoof": self.decision.p_spoof(llr), "label": label}
+
+    def _pick(self, lg: np.ndarray) -> tuple[float, float]:
+        """The (logit0, logit1) a file gets from its windows' (W, 2) logits: their mean, or
+        the least bona fide window's (by the threshold's score, else by the LLR)."""
+        if self.aggregate == "mean":
+            l0, l1 = lg.astype(np.float64).mean(axis=0)
+            return float(l0), float(l1)
+        if self.threshold is not None:
+            stat = lg[:, 1]
+        else:
+            stat = np.array([self.llr(a, b) for a, b in lg])
+        i = int(np.argmin(stat))  # first of equal minima
+        return float(lg[i, 0]), float(lg[i, 1])
 
     def result(self, clip: Clip, timeline: bool = False) -> dict:
         """A scored clip -> predict's result dict (see the module doc, "Output")."""
@@ -221,24 +292,43 @@ class Detector:
         lg = np.stack(clip.logits).astype(np.float32)  # (windows, 2)
         if not np.isfinite(lg).all():
             return {"path": clip.path, "error": "the model produced a non-finite score"}
-        if self.aggregate == "mean":
-            l0, l1 = (float(v) for v in lg.astype(np.float64).mean(axis=0))
-        else:
-            stat = lg[:, 1] if self.threshold is not None else lg[:, 1] - lg[:, 0]
-            i = int(np.argmin(stat))  # first of equal minima
-            l0, l1 = float(lg[i, 0]), float(lg[i, 1])
-        out = {"path": clip.path, **self.verdict(l0, l1)}
+        out = {"path": clip.path, **self.verdict(*self._pick(lg))}
         if getattr(self, "model_name", None) is not None:
             out["model"] = self.model_name
-        out.update(duration_s=clip.duration_s, sample_rate=clip.sample_rate,
-                   windows=len(clip.starts))
+        out.update(calibration=self.calibration_name, duration_s=clip.duration_s,
+                   sample_rate=clip.sample_rate, windows=len(clip.starts))
+        audio, regions = clip.audio[:clip.n16], None
+        if self.vad is not None:
+            regions = self.vad.regions(audio)
+            out["speech_s"] = sum(b - a for a, b in regions) / SAMPLE_RATE
+            out.update(self._speech_verdict(clip, audio, regions, lg))
         if timeline:
             out["timeline"] = [  # a padded clip's only window ends where the audio ends
                 {"start_s": s / SAMPLE_RATE,
                  "end_s": min(s + self.nb_samp, clip.n16) / SAMPLE_RATE,
-                 "score": float(w[1]), "p_bonafide": p_bonafide(w[0], w[1])}
+                 **self.verdict(float(w[0]), float(w[1])),
+                 **({} if regions is None else {"speech": self.vad.has_speech(
+                     audio, regions, s, min(s + self.nb_samp, clip.n16))})}
                 for s, w in zip(clip.starts, lg)]
         return out
+
+    def _speech_verdict(self, clip: Clip, audio: np.ndarray, regions: list,
+                        lg: np.ndarray) -> dict:
+        """``llr``, ``p_spoof`` and ``label`` of the speech in a clip: its speech regions
+        joined and scored as a clip of their own (the clip's own windows when nearly all of
+        it is speech); no speech: ``no_speech`` and no LLR. ``score`` stays the official
+        rule's number for the whole clip."""
+        speech = sum(b - a for a, b in regions)
+        if speech == 0:
+            return {"llr": None, "p_spoof": None, "label": "no_speech"}
+        if speech < 0.95 * audio.shape[0]:
+            (part,) = self.engine.score_clips([cut_windows(
+                clip.path, speech_only(audio, regions), SAMPLE_RATE, self.nb_samp, self.hop)])
+            lg = np.stack(part.logits).astype(np.float32)
+        verdict = self.verdict(*self._pick(lg))
+        # speech_score: the bona fide logit the verdict is about (a calibration maps it)
+        return {"speech_score": verdict["score"],
+                **{k: verdict[k] for k in ("llr", "p_spoof", "label")}}
 
     def score(self, path_or_array: Any, sample_rate: Optional[int] = None,
               timeline: bool = False) -> dict:
@@ -293,6 +383,29 @@ def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool 
             yield result
 
 
+def calibrate_on_audio(labels: PathLike, prior: float = 0.5, model: Optional[str] = None,
+                       config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
+                       device: str = "cpu", vad: bool = True) -> Calibration:
+    """`aasist calibrate fit --audio LABELS.csv`: score labelled audio with a model (as
+    `predict` scores it), then fit its calibration. What a user with a few hundred labelled
+    clips of their own kind of audio runs. A file that cannot be scored is an error naming it."""
+    items = read_labels(labels)
+    detector = Detector(config, weights, device=device, model=model, vad=vad)
+    values, is_bona = [], []
+    for (audio, bona), result in zip(items, predict_paths(detector, [a for a, _ in items],
+                                                          progress=False)):
+        if "error" in result:
+            raise DataError(f"{labels}: {audio}: {result['error']}")
+        if result["label"] == "no_speech":
+            raise DataError(f"{labels}: {audio}: no speech in it; remove it from the labels "
+                            f"(or pass --no-vad)")
+        values.append(result.get("speech_score", result["score"]))
+        is_bona.append(bona)
+    name = model or (str(weights) if weights else "default")
+    return calibrate.fit(np.array(values), np.array(is_bona), [name], prior,
+                         data=[str(labels)], name=os.path.splitext(os.path.basename(labels))[0])
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -333,4 +446,4 @@ class ResultWriter:
 
 
 __all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Detector", "ResultWriter",
-           "find_audio_files", "p_bonafide", "predict_paths", "to_mono_float32"]
+           "find_audio_files", "p_bonafide", "calibrate_on_audio", "predict_paths", "to_mono_float32"]

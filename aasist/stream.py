@@ -384,6 +384,13 @@ class StreamScorer:
         window = self._window(end)
         started = self.clock.now()
         l0, l1 = (float(v) for v in self.detector.logits(window[None])[0])
+        line = self.detector.verdict(l0, l1)
+        vad = getattr(self.detector, "vad", None)
+        if vad is not None:  # judged on speech only: the arrived samples, not the padding
+            stop = self.buf.shape[0] - (self.total - end)
+            line["speech"] = vad.has_speech(self.buf[stop - min(end, self.nb):stop])
+            if not line["speech"]:
+                line.update(llr=None, p_spoof=None, label="no_speech")
         done = self.clock.now()
         if not (math.isfinite(l0) and math.isfinite(l1)):
             raise DataError(f"the model produced a non-finite score for the window ending at "
@@ -392,8 +399,7 @@ class StreamScorer:
         self.scored += 1
         self.last_end = end
         return {"start_s": max(0, end - self.nb) / SAMPLE_RATE, "end_s": end / SAMPLE_RATE,
-                **self.detector.verdict(l0, l1),
-                "latency_ms": 1000.0 * (done - self._arrival(end))}
+                **line, "latency_ms": 1000.0 * (done - self._arrival(end))}
 
 
 __all__ = ["PCM_FORMATS", "Clock", "Feed", "PcmDecoder", "StreamResampler", "StreamScorer",

@@ -21,22 +21,24 @@ import numpy as np
 from .data.audio import SAMPLE_RATE
 
 _lock = threading.Lock()
-_model = None
+_loaded = None
 
 
 def _load():
-    """The Silero model (once per process), leaving torch's thread setting as it was."""
-    global _model
-    if _model is None:
+    """(Silero model, its ``get_speech_timestamps``), once per process, leaving torch's
+    thread setting as it was (every import of silero_vad goes through here)."""
+    global _loaded
+    if _loaded is None:
         import torch
 
         threads = torch.get_num_threads()
         try:
-            from silero_vad import load_silero_vad
+            from silero_vad import get_speech_timestamps, load_silero_vad
+
+            _loaded = (load_silero_vad(), get_speech_timestamps)
         finally:
             torch.set_num_threads(threads)
-        _model = load_silero_vad()
-    return _model
+    return _loaded
 
 
 @dataclass(frozen=True)
@@ -56,25 +58,25 @@ class SpeechDetector:
     def regions(self, x16: np.ndarray) -> list[tuple[int, int]]:
         """``[(start, end)]`` sample ranges of speech in ``x16`` (mono float32, 16 kHz)."""
         import torch
-        from silero_vad import get_speech_timestamps
 
         x = torch.from_numpy(np.ascontiguousarray(x16, dtype=np.float32))
         with _lock, torch.inference_mode():
+            model, get_speech_timestamps = _load()
             found = get_speech_timestamps(
-                x, _load(), threshold=self.threshold, sampling_rate=SAMPLE_RATE,
+                x, model, threshold=self.threshold, sampling_rate=SAMPLE_RATE,
                 min_speech_duration_ms=int(1000 * self.min_speech_s),
                 min_silence_duration_ms=int(1000 * self.min_silence_s),
                 speech_pad_ms=int(1000 * self.pad_s))
         return [(int(r["start"]), int(r["end"])) for r in found]
 
-    def speech_fraction(self, x16: np.ndarray, regions: Optional[list] = None,
-                        start: int = 0, end: Optional[int] = None) -> float:
-        """The fraction of ``x16[start:end]`` that lies in speech ``regions`` (computed when
-        not given)."""
+    def has_speech(self, x16: np.ndarray, regions: Optional[list] = None, start: int = 0,
+                   end: Optional[int] = None) -> bool:
+        """Whether ``x16[start:end]`` holds speech: at least half of it, or a second
+        (``regions`` are computed when not given)."""
         end = x16.shape[0] if end is None else end
         regions = self.regions(x16) if regions is None else regions
         covered = sum(max(0, min(end, b) - max(start, a)) for a, b in regions)
-        return covered / max(1, end - start)
+        return covered > 0 and covered >= min(SAMPLE_RATE, (end - start) / 2)
 
 
 def speech_only(x16: np.ndarray, regions: list[tuple[int, int]]) -> np.ndarray:

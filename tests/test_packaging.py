@@ -26,8 +26,8 @@ FLOORS = {
     "errors": 0, "fileio": 0, "melscale": 0, "metrics": 0, "__init__": 0,
     "nn": 1, "data": 1, "runtime": 1,
     "pretrained": 2, "config": 2, "augment": 2, "inference": 2, "download": 2, "plots": 2,
-    "vad": 2,
-    "train": 3, "evaluate": 3, "predict": 3, "stream": 3, "calibrate": 3,
+    "vad": 2, "calibrate": 2,
+    "train": 3, "evaluate": 3, "predict": 3, "stream": 3,
     "cli": 4, "serve": 4, "__main__": 4,
 }
 

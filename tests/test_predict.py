@@ -17,6 +17,7 @@ import torch
 from aasist.data.audio import repeat_pad
 from aasist.errors import ConfigError, DataError
 from aasist.data.audio import resample_to_16k
+from aasist.calibrate import Decision
 from aasist.predict import CSV_FIELDS, Detector, ResultWriter, find_audio_files, predict_paths
 
 from conftest import CONFIG_DIR, PARITY, official_weights, run_cli
@@ -33,7 +34,9 @@ def weights():
 
 @pytest.fixture(scope="module")
 def det(weights):
-    return Detector(CONF, weights, device="cpu", overrides=SMALL)
+    # these tests score synthetic tones, which are not speech: the verdict on speech only
+    # has tests of its own (test_speech_only_verdict_*)
+    return Detector(CONF, weights, device="cpu", overrides=SMALL, vad=False)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +215,13 @@ def test_min_aggregation_spots_a_spliced_fake():
 def test_threshold_semantics(det, tmp_path):
     x = _speechy(0.5, 16000, seed=6)
     r = det.score(x, sample_rate=16000)
-    assert r["label"] == ("bonafide" if r["p_bonafide"] >= 0.5 else "spoof")  # default
+    # default: the LLR (logit difference less the training prior's offset) against the
+    # Bayes threshold of the ASVspoof 5 costs
+    bayes = Decision().threshold
+    assert r["llr"] == pytest.approx(math.log(r["p_bonafide"] / (1 - r["p_bonafide"]))
+                                     - det.llr_offset, abs=1e-6)
+    assert r["label"] == ("bonafide" if r["llr"] >= bayes else "spoof")
+    assert r["p_spoof"] == pytest.approx(1 / (1 + math.exp(r["llr"])))  # prior 0.5
     assert Detector.from_model(det.model, threshold=r["score"]).score(
         x, sample_rate=16000)["label"] == "bonafide"  # score >= T
     assert Detector.from_model(det.model, threshold=r["score"] + 1e-3).score(
@@ -381,7 +390,7 @@ def test_cli_json_with_bad_files(capsys, tmp_path):
 def test_cli_csv_all_good(capsys, tmp_path):
     a = _write(tmp_path / "a.wav", _speechy(0.4, 16000), 16000)
     b = _write(tmp_path / "b.flac", _speechy(0.4, 48000, channels=2), 48000)
-    proc = _cli(capsys, "--format", "csv", "--threshold", "-1000", "--workers", "1", a, b)
+    proc = _cli(capsys, "--format", "csv", "--threshold", "-1000", "--workers", "1", "--no-vad", a, b)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["path"] for r in rows] == [a, b]

@@ -75,7 +75,8 @@ def test_a_window_every_hop_then_the_final_one():
     for line, end in zip(lines, ends):
         assert line["score"] == pytest.approx(_expected_score(x, end), rel=1e-6)
         assert line["latency_ms"] == pytest.approx(10.0)  # only the forward pass
-        assert set(line) == {"start_s", "end_s", "score", "p_bonafide", "label", "latency_ms"}
+        assert set(line) == {"start_s", "end_s", "score", "p_bonafide", "llr", "p_spoof", "label",
+                             "latency_ms"}
     assert scorer.skipped == 0 and scorer.scored == len(lines)
     assert scorer.busy_s == pytest.approx(0.01 * len(lines))
 

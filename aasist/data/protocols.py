@@ -25,14 +25,13 @@ Labels follow the official convention: 1 = bona fide, 0 = spoof.
 """
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import DataError
-from .textfile import bad_line, check_unique, data_lines, fields
+from .textfile import bad_line, check_unique, csv_row, data_lines, fields
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -308,7 +307,7 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
         raise DataError(f"{p}:1: empty file; expected a header 'file,speaker,label' and one "
                         "row per audio file")
     header_no, header_line = lines[0]
-    header = [h.strip().lower() for h in next(csv.reader([header_line]))]
+    header = [h.strip().lower() for h in csv_row(p, header_no, header_line)]
     missing = [c for c in ("file", "speaker", "label") if c not in header]
     if missing:
         raise bad_line(p, header_no, header_line, f"header lacks {', '.join(missing)}",
@@ -317,7 +316,7 @@ def read_in_the_wild(path: PathLike) -> list[WildRecord]:
     records: list[WildRecord] = []
     seen: dict[str, int] = {}
     for number, line in lines[1:]:
-        row = next(csv.reader([line]))
+        row = csv_row(p, number, line)
         if len(row) != len(header):
             raise bad_line(p, number, line, f"{len(row)} fields",
                            f"{len(header)} fields like the header")

@@ -6,6 +6,7 @@ which the command line prints as it is.
 """
 from __future__ import annotations
 
+import csv
 import math
 import os
 from pathlib import Path
@@ -55,6 +56,15 @@ def bad_line(path: PathLike, number: int, line: str, problem: str, expected: str
                       f"expected {expected}; fix or remove the line (or extract the file again)")
 
 
+def csv_row(path: PathLike, number: int, line: str) -> list[str]:
+    """The fields of one CSV line, or a DataError naming it (a stray quote, say)."""
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as exc:
+        raise bad_line(path, number, line, f"not a CSV row ({exc})",
+                       "comma-separated fields") from None
+
+
 def fields(path: PathLike, number: int, line: str, count: int, expected: str) -> list[str]:
     """The whitespace-separated fields of ``line``, which must number exactly ``count``."""
     cols = line.split()
@@ -85,4 +95,4 @@ def check_unique(path: PathLike, number: int, key: str, seen: dict[str, int],
     seen[key] = number
 
 
-__all__ = ["bad_line", "check_unique", "data_lines", "fields", "line_error", "parse_score"]
+__all__ = ["bad_line", "check_unique", "csv_row", "data_lines", "fields", "line_error", "parse_score"]

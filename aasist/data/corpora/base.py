@@ -54,6 +54,8 @@ class Corpus:
     also hand over a copy they have; see :func:`aasist.download.prepare_corpus`).
     ``subsets``: the trial subsets its metrics can be computed on (ASVspoof 2021).
     ``mini_sizes``: (bona fide, spoof) utterances per split of its mini copy.
+    ``train_bonafide``: the bona fide fraction of its train split (the prior a model trained
+    on it has learnt), where known.
     """
 
     name: str
@@ -71,6 +73,7 @@ class Corpus:
     archive_top: Optional[str] = None
     subsets: tuple[str, ...] = ()
     mini_sizes: Optional[Mapping[str, tuple[int, int]]] = None
+    train_bonafide: Optional[float] = None  # bona fide fraction of the train split, if known
 
     # ------------------------------------------------------------------ layout and trials
 

@@ -121,6 +121,7 @@ CORPUS = LA2019(
     splits=("train", "dev", "eval"), score_format="cm4",
     protocols={}, audio={}, audio_ext=".flac",
     counts={"train": 25380, "dev": 24844, "eval": 71237}, archive_top="LA",
+    train_bonafide=2580 / 25380,
     mini_sizes={"train": (4, 8), "dev": (4, 8), "eval": (4, 10)})
 
 __all__ = ["CORPUS", "LA2019", "report_la2019", "score_report"]
