@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import soundfile as sf
+
+from aasist.data.mini import synthesize_utterance
 import torch
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -661,7 +663,8 @@ def test_real_server_process(server):
     assert status == 422 and "a.txt" in body["error"]
     status, body = _post(server + "/api/score?name=tone.wav", _wav(_tone(1.5, 22050), 22050))
     assert status == 200 and body["path"] == "tone.wav" and body["sample_rate"] == 22050
-    assert body["windows"] == 2 and body["label"] in ("bonafide", "spoof")
+    assert body["windows"] == 2 and body["label"] == "no_speech"  # a tone: no speech
+    assert body["llr"] is None and body["calibration"] == "uncalibrated" and "speech_s" in body
     status, body = _post(server + "/api/score?name=a%00b.wav", _wav(_tone(0.5)))
     assert status == 400 and "U+0000" in body["error"]
     host, port = server.rsplit("/", 1)[1].rsplit(":", 1)
@@ -782,8 +785,21 @@ def test_page_scores_an_uploaded_file(server, browser, tmp_path):
     browser.find_element(By.ID, "file").send_keys(str(path))
     plot = browser.find_element(By.ID, "plot")
     _wait(browser, lambda b: plot.get_attribute("data-windows") == "4")
-    assert browser.find_element(By.ID, "verdict").text in ("Bona fide", "Spoof")
-    assert "p_bonafide = 0." in browser.find_element(By.ID, "confidence").text
+    # a tone is not speech: the page says so, and why a probability would mean little here
+    assert browser.find_element(By.ID, "verdict").text == "No speech"
+    assert "nothing to judge" in browser.find_element(By.ID, "meaning").text
+    assert browser.find_element(By.ID, "provenance").text == (
+        "model AASIST-L, calibration uncalibrated")
+    assert browser.find_element(By.ID, "warning").is_displayed()
+    voice = tmp_path / "voice.wav"
+    x = synthesize_utterance(0, "eval", 0, 3, None).astype(np.float32)
+    sf.write(voice, 0.5 * x / np.abs(x).max(), 16000, subtype="PCM_16")
+    browser.find_element(By.ID, "file").send_keys(str(voice))
+    _wait(browser, lambda b: b.find_element(By.ID, "verdict").text in ("Bona fide", "Spoof"))
+    assert browser.find_element(By.ID, "confidence").text.startswith("p_spoof = 0.")
+    assert "Probability that this is spoofed" in browser.find_element(By.ID, "meaning").text
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    _wait(browser, lambda b: b.find_element(By.ID, "verdict").text == "No speech")
     assert "tone.wav: 2.50 s at 16000 Hz, 4 window(s)" in browser.find_element(By.ID, "details").text
     painted = browser.execute_script(  # the canvas holds the plot, not a blank image
         "const c = document.getElementById('plot');"

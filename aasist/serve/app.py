@@ -370,6 +370,8 @@ class _Service:
         det, lim = self.detector, self.limits
         return {"status": "stopping" if self.stopping else "ok", "model": self.model_name,
                 "device": str(det.device), "nb_samp": det.nb_samp, "threshold": det.threshold,
+                "calibration": det.calibration_name, "prior": det.decision.prior,
+                "decision_llr": det.decision.threshold, "vad": det.vad is not None,
                 "batch_size": det.batch_size,
                 "hop_s": self.hop_seconds, "max_upload_bytes": lim.max_upload_bytes,
                 "max_duration_s": lim.max_duration_s, "max_samples": lim.max_samples,

@@ -50,23 +50,39 @@ function drawTimeline(windows, duration) {
   ctx.stroke();
   for (const w of windows) {
     const cy = y(plotted(w));
-    ctx.fillStyle = w.label === "bonafide" ? "#17803d" : "#b3261e";
+    ctx.fillStyle = w.speech === false || w.label === "no_speech" ? "#9aa3ad"
+      : w.label === "bonafide" ? "#17803d" : "#b3261e";
     ctx.fillRect(x(w.start_s), cy - 1.5, Math.max(2, x(w.end_s) - x(w.start_s)), 3);
     ctx.beginPath(); ctx.arc(x((w.start_s + w.end_s) / 2), cy, 4, 0, 2 * Math.PI); ctx.fill();
   }
   canvas.dataset.windows = String(windows.length);
 }
 
+// What the verdict means, in one sentence; and a warning when nothing ties the number to
+// the user's kind of audio.
+function explain(r) {
+  if (r.label === "no_speech") return "No speech was found, so there is nothing to judge.";
+  const pct = (100 * r.p_spoof).toFixed(r.p_spoof < 0.01 || r.p_spoof > 0.99 ? 1 : 0);
+  return `Probability that this is spoofed: ${pct} %, if before listening you thought spoofed ` +
+    `and genuine speech equally likely (prior ${health.prior ?? 0.5}). It rests on the ` +
+    `log-likelihood ratio ${r.llr.toFixed(2)} (above 0: sounds more like genuine speech).`;
+}
+
 function showVerdict(r, windows, live) {
   $("result").hidden = false;
   const v = $("verdict");
-  v.textContent = r.label === "bonafide" ? "Bona fide" : "Spoof";
+  v.textContent = {bonafide: "Bona fide", spoof: "Spoof", no_speech: "No speech"}[r.label];
   v.className = r.label;
-  $("confidence").textContent = `p_bonafide = ${r.p_bonafide.toFixed(3)}, score = ${r.score.toFixed(3)}`;
+  $("confidence").textContent = r.p_spoof === null || r.p_spoof === undefined
+    ? "" : `p_spoof = ${r.p_spoof.toFixed(3)}`;
+  $("meaning").textContent = explain(r);
+  $("provenance").textContent = `model ${r.model || health.model}, calibration ${r.calibration}`;
+  $("warning").hidden = r.calibration !== "uncalibrated";
   $("details").textContent = live
     ? `live: last window ${r.start_s.toFixed(2)}-${r.end_s.toFixed(2)} s, latency ${Math.round(r.latency_ms)} ms`
-    : `${r.path}: ${r.duration_s.toFixed(2)} s at ${r.sample_rate} Hz, ${r.windows} window(s)`;
-  $("plot-note").textContent = "One segment per window (4 s of audio, from its start to its end); above the dashed line the model calls it bona fide.";
+    : `${r.path}: ${r.duration_s.toFixed(2)} s at ${r.sample_rate} Hz, ${r.windows} window(s)` +
+      (r.speech_s === undefined ? "" : `, ${r.speech_s.toFixed(2)} s of speech`);
+  $("plot-note").textContent = "One segment per window (4 s of audio, from its start to its end); above the dashed line the model calls it bona fide; grey: no speech.";
   drawTimeline(windows, live ? null : r.duration_s);
 }
 
