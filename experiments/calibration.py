@@ -7,7 +7,7 @@ Score sets (read from the authors' repositories, never copied into this one):
 
 * RawGAT-ST mul / add / cat on ASVspoof 2019 LA eval (``Pre_trained_models/*/Scores.txt``,
   eurecom-asp/RawGAT-ST-antispoofing, 71,237 trials each);
-* the ASVspoof 5 organisers' baseline CM scores on ASVspoof 5 dev with their labels
+* the example CM scores of the ASVspoof 5 organisers' score-fusion tool, with their labels
   (``Tool-score-fusion/dev_scores_label.csv``, asvspoof-challenge/asvspoof5).
 
 Calibration: each set is split in two halves by trial (a fixed hash of the id, so both
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.asvspoof5_dir:
             a_ids, a_scores, a_bona = _asvspoof5(args.asvspoof5_dir / "Tool-score-fusion" /
                                                  "dev_scores_label.csv")
-            cal_rows.append(calibration_row("ASVspoof 5 baseline CM (ASVspoof 5 dev)", a_ids,
+            cal_rows.append(calibration_row("SASV example CM (LA 2019 dev trials)", a_ids,
                                             a_scores, a_bona))
         flat = [{"system": r["system"], "scores": kind, **r[kind]} for r in cal_rows
                 for kind in ("raw", "calibrated")]
