@@ -1,10 +1,13 @@
 """Throughput, side by side: our AASIST against the official code, data pipeline, evaluation,
 predict, stream.
 
-    python -m experiments.benchmark [--official-dir PATH/TO/clovaai-aasist] [--sections model,data,eval,predict,stream,epoch,augment]
+    python -m experiments.benchmark [--official-dir PATH/TO/clovaai-aasist] [--sections model,roofline,data,eval,predict,stream,epoch,augment]
                                 [--models AASIST-L,AASIST] [--devices cpu,cuda] [--rounds 3] [--json OUT]
                                 [--epoch-variant LABEL=KEY=VALUE;...] [--smoke]
 
+roofline FLOPs per window and per second of audio (torch.utils.flop_counter), the achieved
+         GFLOP/s of ours (eval forward, training step) and the CPU's own fp32 GEMM GFLOP/s
+         (torch.mm 2048 x 2048, same threads), and their ratio.
 model    eval forward (batch 8 x 64600 samples, inference_mode) and training step (forward,
          backward, Adam; batch 8; --model-batch), each in a fresh subprocess so no process-wide setting
          leaks between implementations. "official" is clovaai/aasist's models/AASIST.py as
@@ -63,6 +66,9 @@ CLIP_SECONDS = 64600 / 16000
 def _worker(spec: dict) -> None:
     if spec.get("section") == "epoch":
         _epoch_worker(spec)
+        return
+    if spec.get("section") == "roofline":
+        _roofline_worker(spec)
         return
     import torch
 
@@ -258,6 +264,88 @@ def pipeline_rate(dataset, n_items: int, *, num_workers: int = 0, batch_size: in
     elapsed = time.perf_counter() - t0
     del loader  # shuts the persistent workers down
     return count / elapsed
+
+
+def _roofline_worker(spec: dict) -> None:
+    """Ours, as the command line runs it: FLOPs of a window (torch.utils.flop_counter), the
+    achieved GFLOP/s of the eval forward and the training step, and this CPU's own fp32 GEMM
+    rate (torch.mm 2048 x 2048) at the same thread count. Prints one JSON line."""
+    import statistics
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from aasist import runtime
+    from aasist.pretrained import build_model
+
+    runtime.apply(runtime.Settings.from_env())
+    model_config = json.loads((ROOT / "config" / f"{spec['model']}.conf").read_text())["model_config"]
+    model = build_model(model_config)
+    batch, length = spec["batch"], 64600
+    gen = torch.Generator().manual_seed(0)
+    x = 0.1 * torch.randn(batch, length, generator=gen)
+    y = torch.randint(0, 2, (batch,), generator=gen)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def eval_step():
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+
+    def train_step():
+        model.train()
+        _train_step(model, optimizer, x, y)
+
+    def timed(step) -> float:
+        for _ in range(spec["warmup"]):
+            step()
+        times = []
+        for _ in range(spec["repeats"]):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    # counted on a twin with kernels that need no custom autograd Function (the counter
+    # cannot follow those); the arithmetic is the same whatever the layout
+    from aasist.nn import Kernels
+
+    twin = build_model(model_config)
+    twin.kernels = Kernels(train_layout="channels_last", eval_layout="channels_last", selu="torch")
+    flops = {}
+    with FlopCounterMode(display=False) as counter:
+        twin.eval()
+        with torch.no_grad():
+            twin(x)
+    flops["eval"] = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        twin.train()
+        _train_step(twin, torch.optim.Adam(twin.parameters(), lr=1e-4), x, y)
+    flops["train"] = counter.get_total_flops()
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    gemm_s = timed(lambda: torch.mm(a, b))
+    result = {"model": spec["model"], "batch": batch, "threads": torch.get_num_threads(),
+              "isa": torch.backends.cpu.get_cpu_capability(),
+              "gflop_per_window": flops["eval"] / batch / 1e9,
+              "gflop_per_audio_s": flops["eval"] / batch / 1e9 / CLIP_SECONDS,
+              "gemm_gflops": 2 * 2048 ** 3 / gemm_s / 1e9}
+    for mode, step in (("eval", eval_step), ("train", train_step)):
+        seconds = timed(step)
+        result[f"{mode}_s"] = seconds
+        result[f"{mode}_gflops"] = flops[mode] / seconds / 1e9
+        result[f"{mode}_fraction_of_gemm"] = result[f"{mode}_gflops"] / result["gemm_gflops"]
+    print(json.dumps(result))
+
+
+def bench_roofline(args) -> list[dict]:
+    """How close ours runs to the machine: achieved GFLOP/s against its own GEMM rate."""
+    rows = []
+    for cpu_isa in args.cpu_isa:
+        for model in args.models:
+            spec = dict(section="roofline", impl="ours", model=model, batch=args.model_batch,
+                        warmup=args.warmup, repeats=args.repeats, cpu_isa=cpu_isa)
+            rows.append(dict(section="roofline", cpu_isa=cpu_isa, **_run_worker(spec)))
+    return rows
 
 
 def bench_data(args, corpus: Path) -> list[dict]:
@@ -871,6 +959,14 @@ def run(args: argparse.Namespace) -> list[dict]:
         print(_table(model_rows, ["device", "cpu_isa", "model", "mode", "amp", "impl", "median_s",
                                   "clips_per_s", "x_realtime", "speedup_vs_official",
                                   "max_abs_logit_diff_vs_ours", "peak_rss_mb", "layout", "n"]))
+    if "roofline" in sections:
+        roof_rows = bench_roofline(args)
+        rows += roof_rows
+        print(f"\n## roofline (batch {args.model_batch} x 64600 samples; fp32; GFLOP counted by "
+              f"torch.utils.flop_counter, GEMM = torch.mm 2048 x 2048 at the same threads)\n")
+        print(_table(roof_rows, ["cpu_isa", "model", "threads", "isa", "gflop_per_window",
+                                 "gflop_per_audio_s", "gemm_gflops", "eval_gflops",
+                                 "eval_fraction_of_gemm", "train_gflops", "train_fraction_of_gemm"]))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = None
         if {"data", "eval"} & set(sections):

@@ -210,3 +210,19 @@ def test_augment_section(tmp_path, capsys):
             _same(r["x_realtime"], r["clips_per_s"] * CLIP_SECONDS)
     for codec in LOSSY_CODECS:  # a higher compression level spends fewer bits
         assert bitrate[f"codec {codec} @ 0.95"] < bitrate[f"codec {codec} @ 0.5"], codec
+
+
+@pytest.mark.slow
+def test_roofline_section(tmp_path, capsys):
+    (row,) = _smoke(tmp_path, capsys, "roofline")
+    assert row["model"] == "AASIST-L" and row["batch"] == 1 and row["threads"] >= 1
+    # AASIST-L: about 13 GFLOP per 4.04 s window (counted, not timed)
+    assert 10 < row["gflop_per_window"] < 16
+    assert row["gflop_per_audio_s"] == pytest.approx(row["gflop_per_window"] * 16000 / 64600)
+    for mode in ("eval", "train"):
+        assert row[f"{mode}_fraction_of_gemm"] == pytest.approx(row[f"{mode}_gflops"] / row["gemm_gflops"])
+    # the eval rate is the counted work of the batch over its timed seconds
+    assert row["eval_gflops"] * row["eval_s"] == pytest.approx(row["gflop_per_window"] * row["batch"])
+    # a training step counts the forward and about twice as much again for the backward
+    train_flops = row["train_gflops"] * row["train_s"]
+    assert 2.5 < train_flops / row["gflop_per_window"] < 3.5
