@@ -485,9 +485,9 @@ def _add_serve_parser(sub) -> None:
                    help="uploads that may wait for the model; more get 503 (default 8)")
     p.add_argument("--max-streams", type=int, default=2, metavar="N",
                    help="live microphone streams at once (default 2)")
-    p.add_argument("--score-timeout", type=float, default=120, metavar="S",
+    p.add_argument("--score-timeout", type=float, default=300, metavar="S",
                    help="seconds an upload may wait and be scored before it is cancelled "
-                        "(default 120)")
+                        "(default 300)")
     p.add_argument("--read-timeout", type=float, default=15, metavar="S",
                    help="seconds a client may stay silent while sending headers, a body or a "
                         "live stream (default 15)")

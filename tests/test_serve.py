@@ -80,7 +80,7 @@ def test_page_and_health(client):
     assert health["sample_rate_range"] == [8000, 192000]
     assert (health["queue_size"], health["waiting"], health["running"]) == (8, 0, 0)
     assert (health["streams"], health["max_streams"]) == (0, 2)
-    assert health["score_timeout_s"] == 120 and health["token_required"] is False
+    assert health["score_timeout_s"] == 300 and health["token_required"] is False
     for missing in ("/nope", "/static/nope.js"):  # errors of the router are JSON too
         r = client.get(missing)
         assert r.status_code == 404 and r.json() == {"error": "Not Found"}
