@@ -50,7 +50,7 @@ def _logit(p: float) -> float:
 class Calibration:
     """``llr = weights . scores + bias`` for scores of ``systems`` (one column each).
 
-    ``prior`` is the bona fide prior the regression was weighted for; ``counts``,
+    ``spoof_prior`` is the prior of spoofs the regression was weighted for; ``counts``,
     ``cllr_before`` (per system, raw scores read as LLRs), ``cllr_after``, ``min_cllr`` and
     ``eer_percent`` describe the data it was fitted on (``data``: the score files or audio);
     ``spoof_llr_quantiles`` are the LLRs of its spoof trials at 1001 evenly spaced levels,
@@ -60,7 +60,7 @@ class Calibration:
     weights: list[float]
     bias: float
     systems: list[str]
-    prior: float = 0.5
+    spoof_prior: float = 0.5
     counts: dict = field(default_factory=dict)
     cllr_before: list[float] = field(default_factory=list)
     cllr_after: Optional[float] = None
@@ -117,7 +117,7 @@ class Calibration:
             cal = cls(**fields_)
             weights = [float(w) for w in cal.weights]
             ok = (weights and all(math.isfinite(w) for w in weights) and math.isfinite(cal.bias)
-                  and len(cal.systems) == len(weights) and 0 < cal.prior < 1)
+                  and len(cal.systems) == len(weights) and 0 < cal.spoof_prior < 1)
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -127,13 +127,15 @@ class Calibration:
                       "name": cal.name or path.stem})
 
 
-def fit(scores: np.ndarray, is_bonafide: np.ndarray, systems: Sequence[str], prior: float = 0.5,
+def fit(scores: np.ndarray, is_bonafide: np.ndarray, systems: Sequence[str],
+        spoof_prior: float = 0.5,
         data: Sequence[str] = (), name: str = "", l2: float = 1e-6) -> Calibration:
     """Fit ``llr = w . s + b`` by prior-weighted logistic regression.
 
     ``scores`` (N, S) (or (N,)), ``is_bonafide`` (N,) bool. Each class's trials weigh
-    ``prior`` / ``1 - prior`` in total, so the class counts of the data do not act as a
-    prior; the regression's log-odds then minus ``logit(prior)`` is the LLR. ``l2``: a tiny
+    ``1 - spoof_prior`` / ``spoof_prior`` in total, so the class counts of the data do not
+    act as a prior; the regression's log-odds of bona fide minus their prior log-odds is the
+    LLR. ``l2``: a tiny
     ridge on ``w`` (relative to the standardised scores), which only matters for perfectly
     separable data, where the unpenalised weights would grow without bound.
     """
@@ -142,8 +144,9 @@ def fit(scores: np.ndarray, is_bonafide: np.ndarray, systems: Sequence[str], pri
     x = np.asarray(scores, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
     y = np.asarray(is_bonafide, dtype=bool)
-    if not 0 < prior < 1:
-        raise ConfigError(f"--prior must be between 0 and 1, got {prior}")
+    if not 0 < spoof_prior < 1:
+        raise ConfigError(f"--prior must be between 0 and 1, got {spoof_prior}")
+    prior = 1 - spoof_prior  # of bona fide, the class the regression scores
     n_bona, n_spoof = int(y.sum()), int((~y).sum())
     if n_bona == 0 or n_spoof == 0:
         raise DataError("calibration needs both bona fide and spoof trials; the data has "
@@ -173,7 +176,7 @@ def fit(scores: np.ndarray, is_bonafide: np.ndarray, systems: Sequence[str], pri
     bona, spoof = llr[y], llr[~y]
     before = [metrics.cllr(x[y, i], x[~y, i]) for i in range(x.shape[1])]
     return Calibration(
-        weights=[float(w) for w in weights], bias=bias, systems=list(systems), prior=prior,
+        weights=[float(w) for w in weights], bias=bias, systems=list(systems), spoof_prior=spoof_prior,
         counts={"bonafide": n_bona, "spoof": n_spoof}, cllr_before=before,
         cllr_after=metrics.cllr(bona, spoof), min_cllr=metrics.min_cllr(bona, spoof),
         eer_percent=100 * metrics.compute_eer(bona, spoof)[0], data=list(data),
@@ -218,13 +221,13 @@ def join_score_files(paths: Sequence[PathLike]) -> tuple[list[str], list[str], l
     return first.utt_ids, first.sources, first.keys, np.stack(columns, axis=1)
 
 
-def fit_score_files(paths: Sequence[PathLike], prior: float = 0.5,
+def fit_score_files(paths: Sequence[PathLike], spoof_prior: float = 0.5,
                     systems: Optional[Sequence[str]] = None) -> Calibration:
     """`aasist calibrate fit SCORES...`: one file calibrates a system, several fuse them."""
     _, _, keys, scores = join_score_files(paths)
     is_bona = np.array([k == "bonafide" for k in keys])
     names = list(systems) if systems else [Path(p).stem for p in paths]
-    return fit(scores, is_bona, names, prior, data=[str(p) for p in paths])
+    return fit(scores, is_bona, names, spoof_prior, data=[str(p) for p in paths])
 
 
 def apply_score_files(calibration: Calibration, paths: Sequence[PathLike],

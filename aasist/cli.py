@@ -244,6 +244,37 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .export import export_onnx
+
+    result = export_onnx(args.out, config=args.config, weights=args.weights, model=args.model,
+                         overrides=args.overrides, check=args.check)
+    meta = result.metadata
+    length = (f"samples >= {meta['min_samples']}" if result.dynamic_length
+              else f"{meta['window']} samples")
+    checked = ", ".join(f"{n:,} samples {d:.1e}" for n, d in result.checked.items())
+    print(f"{result.path}: {meta['model']} ({meta['architecture']}), ONNX opset {result.opset}; "
+          f"input waveform (batch, {length}) float32 at {meta['sample_rate']} Hz, output "
+          f"logits (batch, 2), {meta['score_polarity']}"
+          + (f"; onnxruntime vs torch, max |diff|: {checked}" if checked else ""))
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    """`export`: a model as an ONNX file that onnxruntime scores without torch."""
+    p = sub.add_parser("export", help="write a model as an ONNX file (dynamic batch and, for "
+                                      "AASIST, length; metadata inside) for onnxruntime")
+    _add_config_args(p, required=False)
+    _add_weights_arg(p)
+    _add_model_arg(p)
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="file format (onnx)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write, e.g. "
+                                                                "AASIST-L.onnx")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the check that onnxruntime reproduces the torch model's logits")
+    p.set_defaults(func=_cmd_export)
+
+
 def _cmd_make_mini(args) -> int:
     from .data.corpora import DEFAULT, get_corpus
     from .data.mini import make_mini
@@ -298,11 +329,11 @@ def _cmd_calibrate_fit(args) -> int:
     if args.scores:
         if args.model or args.config or args.weights:
             raise ConfigError("--model/--config/--weights score audio: use them with --audio")
-        cal = calibrate.fit_score_files(args.scores, prior=args.prior)
+        cal = calibrate.fit_score_files(args.scores, spoof_prior=args.prior)
     else:
         from .predict import calibrate_on_audio
 
-        cal = calibrate_on_audio(args.audio, prior=args.prior, model=args.model,
+        cal = calibrate_on_audio(args.audio, spoof_prior=args.prior, model=args.model,
                                  config=args.config, weights=args.weights, device=args.device,
                                  vad=args.vad)
     cal = dataclasses.replace(cal, name=args.name or Path(args.out).stem)
@@ -343,7 +374,8 @@ def _add_calibrate_parser(sub) -> None:
     fit.add_argument("--no-vad", dest="vad", action="store_false",
                      help="with --audio: score every window, speech or not")
     fit.add_argument("--prior", type=float, default=0.5,
-                     help="bona fide prior the regression is weighted for (default 0.5)")
+                     help="prior of spoofed audio the regression is weighted for (default 0.5, "
+                          "as predict's --prior)")
     fit.add_argument("--name", default=None, help="its name in outputs (default: the file name)")
     fit.add_argument("--out", required=True, help="the calibration JSON to write")
     fit.set_defaults(func=_cmd_calibrate_fit)
@@ -540,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_download_parser(sub)
     _add_calibrate_parser(sub)
+    _add_export_parser(sub)
     return parser
 
 

@@ -118,8 +118,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 AGGREGATIONS = ("min", "mean")
 FORMATS = ("json", "csv")
-CSV_FIELDS = ("path", "score", "p_bonafide", "label", "duration_s", "sample_rate", "windows",
-              "error")
+CSV_FIELDS = ("path", "score", "p_bonafide", "llr", "p_spoof", "label", "model", "calibration",
+              "duration_s", "sample_rate", "windows", "speech_s", "error")
 
 def p_bonafide(logit0: float, logit1: float) -> float:
     """softmax([logit0, logit1])[1] = sigmoid(logit1 - logit0), without overflow."""
@@ -383,7 +383,7 @@ def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool 
             yield result
 
 
-def calibrate_on_audio(labels: PathLike, prior: float = 0.5, model: Optional[str] = None,
+def calibrate_on_audio(labels: PathLike, spoof_prior: float = 0.5, model: Optional[str] = None,
                        config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
                        device: str = "cpu", vad: bool = True) -> Calibration:
     """`aasist calibrate fit --audio LABELS.csv`: score labelled audio with a model (as
@@ -402,7 +402,7 @@ def calibrate_on_audio(labels: PathLike, prior: float = 0.5, model: Optional[str
         values.append(result.get("speech_score", result["score"]))
         is_bona.append(bona)
     name = model or (str(weights) if weights else "default")
-    return calibrate.fit(np.array(values), np.array(is_bona), [name], prior,
+    return calibrate.fit(np.array(values), np.array(is_bona), [name], spoof_prior,
                          data=[str(labels)], name=os.path.splitext(os.path.basename(labels))[0])
 
 

@@ -398,8 +398,13 @@ class StreamScorer:
         self.busy_s += done - started
         self.scored += 1
         self.last_end = end
-        return {"start_s": max(0, end - self.nb) / SAMPLE_RATE, "end_s": end / SAMPLE_RATE,
-                **line, "latency_ms": 1000.0 * (done - self._arrival(end))}
+        out = {"start_s": max(0, end - self.nb) / SAMPLE_RATE, "end_s": end / SAMPLE_RATE,
+               **line, "latency_ms": 1000.0 * (done - self._arrival(end))}
+        if getattr(self.detector, "model_name", None) is not None:
+            out["model"] = self.detector.model_name
+        if hasattr(self.detector, "calibration_name"):
+            out["calibration"] = self.detector.calibration_name
+        return out
 
 
 __all__ = ["PCM_FORMATS", "Clock", "Feed", "PcmDecoder", "StreamResampler", "StreamScorer",

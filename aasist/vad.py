@@ -13,6 +13,7 @@ count back, so the model keeps the threads the caller chose.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,7 +36,9 @@ def _load():
         try:
             from silero_vad import get_speech_timestamps, load_silero_vad
 
-            _loaded = (load_silero_vad(), get_speech_timestamps)
+            with warnings.catch_warnings():  # its TorchScript file: torch.jit.load's deprecation
+                warnings.simplefilter("ignore", FutureWarning)
+                _loaded = (load_silero_vad(), get_speech_timestamps)
         finally:
             torch.set_num_threads(threads)
     return _loaded

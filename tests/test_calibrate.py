@@ -55,7 +55,7 @@ def test_fit_recovers_the_true_llr():
         assert np.allclose(llr, 3 * scores - 1.5, atol=0.1 + 0.02 * np.abs(3 * scores - 1.5))
     assert cal.cllr_after < cal.cllr_before[0] and cal.counts == {"bonafide": 20000, "spoof": 60000}
     # the class counts are not a prior: weighting for 0.5 or 0.1 changes only what is optimised
-    assert fit(scores, labels, ["s"], prior=0.1).weights[0] == pytest.approx(3, rel=0.1)
+    assert fit(scores, labels, ["s"], spoof_prior=0.9).weights[0] == pytest.approx(3, rel=0.1)
 
 
 def test_calibration_on_public_scores_generalises_to_held_out_trials():
@@ -112,7 +112,7 @@ def test_cli_fit_and_apply_round_trip(tmp_path, capsys):
     cal = Calibration.load(out)
     saved = json.loads(out.read_text())
     assert saved["format"] == "aasist-calibration" and saved["data"] == [str(p) for p in SYSTEMS]
-    assert {"weights", "bias", "prior", "counts", "cllr_before", "cllr_after", "systems"} <= set(saved)
+    assert {"weights", "bias", "spoof_prior", "counts", "cllr_before", "cllr_after", "systems"} <= set(saved)
     result = run_cli(capsys, "calibrate", "apply", out, *SYSTEMS, "--out", tmp_path / "llr.txt")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in (tmp_path / "llr.txt").read_text().splitlines()]

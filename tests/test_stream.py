@@ -76,7 +76,7 @@ def test_a_window_every_hop_then_the_final_one():
         assert line["score"] == pytest.approx(_expected_score(x, end), rel=1e-6)
         assert line["latency_ms"] == pytest.approx(10.0)  # only the forward pass
         assert set(line) == {"start_s", "end_s", "score", "p_bonafide", "llr", "p_spoof", "label",
-                             "latency_ms"}
+                             "latency_ms", "calibration"}
     assert scorer.skipped == 0 and scorer.scored == len(lines)
     assert scorer.busy_s == pytest.approx(0.01 * len(lines))
 
