@@ -27,7 +27,7 @@ FLOORS = {
     "nn": 1, "data": 1, "runtime": 1,
     "pretrained": 2, "config": 2, "augment": 2, "inference": 2, "download": 2, "plots": 2,
     "vad": 2, "calibrate": 2,
-    "train": 3, "evaluate": 3, "predict": 3, "stream": 3,
+    "train": 3, "evaluate": 3, "predict": 3, "stream": 3, "export": 3,
     "cli": 4, "serve": 4, "__main__": 4,
 }
 
@@ -65,6 +65,7 @@ def test_requirement_files_equal_pyproject():
     dev = _specs(d for d in extras["dev"] if not d.startswith("aasist["))
     assert _requirements(ROOT / "requirements-dev.txt") == {**runtime, **dev}
     assert "aasist[serve,notebook]" in extras["dev"]
+    assert _specs(extras["export"]).items() <= dev.items()  # the dev setup can export
 
 
 def test_console_script_version_and_every_package_listed():

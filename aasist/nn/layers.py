@@ -169,8 +169,12 @@ def stem_pool(x: torch.Tensor) -> torch.Tensor:
     of 8 x 4 s). Without gradients, the maximum over 3 adjacent bands (whole rows, so
     vectorised) followed by a 1-D max-pool over time gives the same values about 4x faster.
     The input needs no gradient in training either: the filterbank is fixed.
+
+    While exporting (:func:`torch.compiler.is_exporting`, e.g. to ONNX) it is the official
+    op as well: ``max_pool1d``'s shape function fixes a symbolic length to the example's,
+    so the strided fast path would not keep the length axis dynamic.
     """
-    if x.requires_grad:  # e.g. gradients with respect to the waveform: the official op
+    if x.requires_grad or torch.compiler.is_exporting():  # the official op (see above)
         return F.max_pool2d(x.abs().unsqueeze(1), (3, 3))
     a = x.abs_()
     n = a.shape[1] // 3 * 3
@@ -183,8 +187,12 @@ def max_pool_time(x: torch.Tensor) -> torch.Tensor:
     """Max-pool by 3 along the last axis: (B, C, F, T) -> (B, C, F, T // 3).
 
     Same values and gradients as ``nn.MaxPool2d((1, 3))``, whatever the memory layout;
-    each layout gets the kernel that is fast for it.
+    each layout gets the kernel that is fast for it. While exporting it is that op itself:
+    the fast paths cut ``T`` to a multiple of 3, which a symbolic ``T`` turns into guards on
+    its divisibility (an exported graph for one residue class only).
     """
+    if torch.compiler.is_exporting():
+        return F.max_pool2d(x, (1, 3))
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     if x.requires_grad:
         # channels_last: PyTorch's kernel vectorises over channels and its backward is a
@@ -347,6 +355,23 @@ class HtrgGraphAttentionLayer(nn.Module):
         return x[:, :n1], x[:, n1:], master
 
 
+def kept_count(n_nodes: int, ratio: float) -> int:
+    """``max(int(n_nodes * ratio), 1)``: how many nodes :class:`GraphPool` keeps.
+
+    With a symbolic node count (a graph exported with a dynamic length axis) the product is
+    computed in a float64 tensor: exporters compute symbolic floats in float32, where
+    ``10 * 0.7`` truncates to 6 instead of Python's 7. The count is then a data-dependent size
+    in the graph, the same number Python computes.
+    """
+    if not isinstance(n_nodes, torch.SymInt):
+        return max(int(n_nodes * ratio), 1)
+    product = torch.full((), n_nodes, dtype=torch.float64) * torch.tensor(ratio, dtype=torch.float64)
+    kept = product.to(torch.int64).clamp(min=1).item()  # int64 cast truncates, as int() does
+    torch._check(kept >= 1)
+    torch._check(kept <= n_nodes)
+    return kept
+
+
 class GraphPool(nn.Module):
     """Keep the top ``k`` fraction of nodes by a learned score: (B, N, D) -> (B, max(int(N k), 1), D).
 
@@ -361,6 +386,6 @@ class GraphPool(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         scores = torch.sigmoid(self.proj(self.drop(h)))  # (B, N, 1)
-        n_keep = max(int(h.shape[1] * self.k), 1)
+        n_keep = kept_count(h.shape[1], self.k)
         idx = torch.topk(scores, n_keep, dim=1).indices
         return torch.gather(h * scores, 1, idx.expand(-1, -1, h.shape[2]))
