@@ -173,7 +173,7 @@ def export_onnx(out: PathLike, config: Optional[PathLike] = None,
         metadata.update(licence=bundle.licence, source=bundle.source_url,
                         training_data=bundle.training_data)
     proto = _to_onnx(net, window, min_samples if dynamic else None)
-    import onnx
+    import onnx  # optional dependency: the export extra
 
     onnx.helper.set_model_props(proto, metadata)
     proto.doc_string = (f"{name} ({architecture}) exported by aasist {__version__}: "
@@ -245,7 +245,7 @@ def _check(data: bytes, net: torch.nn.Module, window: int,
            min_samples: Optional[int]) -> dict[int, float]:
     """Max |logit difference| between onnxruntime and ``net`` per checked length; an
     ExportError beyond :data:`CHECK_TOLERANCE`."""
-    import onnxruntime
+    import onnxruntime  # optional dependency: the export extra
 
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     lengths = [window]
@@ -271,7 +271,7 @@ def _check(data: bytes, net: torch.nn.Module, window: int,
 def read_metadata(path: PathLike) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (``aasist export``'s: see the module doc)."""
     require_export_packages()
-    import onnx
+    import onnx  # optional dependency: the export extra
 
     path = Path(path)
     if not path.is_file():

@@ -54,7 +54,7 @@ def _load() -> float:
 def measure(model: str, batch: int, samples: int, runs: int, onnx_path: Path | None = None) -> dict:
     """Median seconds per forward pass of ``batch`` x ``samples`` for eager torch and
     onnxruntime, and what they ran on."""
-    import onnxruntime
+    import onnxruntime  # optional dependency: the export extra
     import torch
 
     import aasist

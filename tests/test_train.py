@@ -111,10 +111,11 @@ def test_sigkill_after_first_epoch_then_resume_gives_identical_scores(corpus, tm
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     killed = tmp_path / "killed"
-    # The child SIGKILLs itself right after writing its first checkpoint: no race with a poller.
+    # The child SIGKILLs itself right after writing its first checkpoint.pt: no race with a poller.
     child = (f"import os, signal, sys\nimport aasist.train as t\nfrom aasist import cli\n"
              f"save = t.atomic_torch_save\n"
-             f"def save_then_die(obj, path):\n    save(obj, path)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+             f"def save_then_die(obj, path):\n    save(obj, path)\n"
+             f"    if str(path).endswith('checkpoint.pt'):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
              f"t.atomic_torch_save = save_then_die\nsys.exit(cli.main({[*args, '--out', str(killed)]!r}))\n")
     proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
