@@ -271,6 +271,7 @@ def test_clip_stage_dataset_is_reproducible_and_picklable(tmp_path):
     assert TrainAugmentation(entries, seed=0).per_clip
 
 
+@pytest.mark.slow
 def test_per_clip_augmentation_gets_loader_workers(tmp_path):
     from aasist.augment import train_augmentation
     from aasist.config import loader_workers
@@ -332,6 +333,7 @@ def test_shifted_copy_has_the_layout_evaluate_reads(shifted):
         assert not np.array_equal(clean, moved)
 
 
+@pytest.mark.slow
 def test_shifted_copy_is_reproducible_and_not_redone(shifted):
     corpus, root, base = shifted
     flac = sorted((root / "ASVspoof2019_LA_eval" / "flac").iterdir())
@@ -345,6 +347,7 @@ def test_shifted_copy_is_reproducible_and_not_redone(shifted):
     assert all(same) and any(diff)
 
 
+@pytest.mark.slow
 def test_shifted_copy_is_redone_when_its_source_changes(tmp_path):
     corpus = tiny_corpus(tmp_path / "clean", seed=5, train=(1, 1), dev=(1, 1), eval=(2, 2))
     root = make_shifted_copy(corpus, tmp_path / "shifted", progress=False)

@@ -87,6 +87,7 @@ def test_eval_section(tmp_path, capsys):
     _same(row["x_realtime"], row["clips_per_s"] * CLIP_SECONDS)
 
 
+@pytest.mark.slow
 def test_predict_section(tmp_path, capsys):
     (row,) = _smoke(tmp_path, capsys, "predict")
     assert row["files"] == 3 and row["windows"] == 3 and row["seconds_per_file"] == 1.0

@@ -214,6 +214,7 @@ def test_rawgat_variants_differ_only_in_the_fusion():
         nets["mul"](torch.zeros(1, 64000))
 
 
+@pytest.mark.slow
 def test_rawgat_trains_and_leaves_the_unused_layers_alone():
     """One training step with Freq_aug on a short window (8,000 samples: 3 temporal nodes):
     every used parameter gets a gradient, the authors' unused bn1/conv_1 none and stay put."""
@@ -234,6 +235,7 @@ def test_rawgat_trains_and_leaves_the_unused_layers_alone():
     assert all(torch.equal(state[k], v) for k, v in before.items())
 
 
+@pytest.mark.slow
 def test_rawgat_scores_long_and_short_audio_through_the_shared_windows(rawgat_mul):
     """Short audio is repeat-padded to 64,600 samples; longer audio is cut into 64,600-sample
     windows every hop (the last aligned to the end); the file gets its least bona fide window."""

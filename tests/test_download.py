@@ -920,6 +920,7 @@ def test_prepare_every_corpus_from_its_archives(server, tmp_path, packed, name):
     assert len(server.requests) == len(archives)
 
 
+@pytest.mark.slow
 def test_prepare_corpus_continues_after_an_interruption(server, tmp_path, packed, monkeypatch):
     archives, counts = packed["df2021"]
     corpus = _corpus_serving(server, "df2021", archives)

@@ -253,6 +253,7 @@ def test_ensure_mini_regenerates_without_marker(corpus, tmp_path):
     assert _all_files(root) == _all_files(corpus)
 
 
+@pytest.mark.slow
 def test_ensure_mini_regenerates_on_other_seed_or_sizes(corpus, tmp_path):
     dest = tmp_path / "copy"
     shutil.copytree(corpus.parent, dest)

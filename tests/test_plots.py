@@ -298,6 +298,7 @@ def test_plot_training_curves_errors(tmp_path):
                                    tmp_path / "x.png")
 
 
+@pytest.mark.slow
 def test_plot_examples_draws_each_clip(tmp_path, drawn):
     rng = np.random.default_rng(2)
     t = np.arange(16000) / 16000

@@ -228,6 +228,7 @@ def _stdin(monkeypatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(data)))
 
 
+@pytest.mark.slow
 def test_cli_stdin_ends_with_the_official_score(monkeypatch, capsys, tmp_path):
     """A 64,600-sample clip on stdin: the last line is the official evaluation's score."""
     ref = np.load(PARITY)
@@ -251,6 +252,7 @@ def test_cli_stdin_ends_with_the_official_score(monkeypatch, capsys, tmp_path):
     assert last["score"] == det.score(path)["score"]
 
 
+@pytest.mark.slow
 def test_cli_file_input_replayed_live(capsys, tmp_path):
     x = (0.1 * np.sin(np.arange(12000) / 3)).astype(np.float32)  # 0.75 s at 16 kHz
     wav = tmp_path / "a.wav"

@@ -51,6 +51,7 @@ def test_results_carry_llr_p_spoof_model_and_calibration(detector, clips):
     assert 0.8 < r["speech_s"] <= 1.1
 
 
+@pytest.mark.slow
 def test_silence_after_or_around_speech_leaves_the_verdict_of_the_speech(detector, clips):
     alone = detector.score(clips["speech"])
     for name in ("speech_then_silence", "silence_around"):
@@ -125,6 +126,7 @@ def test_stream_lines_leave_out_windows_without_speech(clips, capsys):
         assert (line["llr"] is None) == (not line["speech"])
 
 
+@pytest.mark.slow
 def test_calibrate_on_labelled_audio(tmp_path, capsys):
     """`aasist calibrate fit --audio LABELS.csv`: what a user with labelled clips runs."""
     rows = ["path,label"]
