@@ -7,6 +7,7 @@ Public entry points::
     detector.score("clip.wav")                         # {"score", "p_bonafide", "label", ...}
     model = aasist.get_model("AASIST-L")               # the network alone, eval mode
     detector = aasist.Detector(model="RawGAT-ST-mul")  # another bundled model (`aasist models`)
+    fused = aasist.Ensemble(["AASIST", "RawGAT-ST-mul"], calibration="fusion.json")
     config = aasist.load_config("mini", ["num_epochs=3"])   # a bundled config, or a .conf file
     model = aasist.build_model(config.model_config)    # a fresh one
     aasist.load_weights(model, "runs/mini/weights/last.pth")
@@ -30,7 +31,7 @@ _EXPORTS = {
     "build_model": "pretrained", "get_model": "pretrained", "load_model": "pretrained",
     "load_weights": "pretrained",
     "count_parameters": "nn", "Kernels": "nn", "Model": "nn",
-    "Detector": "predict",
+    "Detector": "predict", "Ensemble": "predict",
 }
 
 

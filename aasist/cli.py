@@ -67,7 +67,8 @@ def _add_model_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="NAME",
                         help="a bundled model (`aasist models` lists them: AASIST-L, AASIST, "
                              "AASIST-ASVspoof5, RawGAT-ST-mul, ...), its weights and config; "
-                             "not with --weights")
+                             "not with --weights. predict also takes an ensemble, A,B, with its "
+                             "fusion as --calibration")
 
 
 def _add_scorer_args(parser: argparse.ArgumentParser, threshold_help: str = "") -> None:
@@ -92,10 +93,11 @@ def _add_scorer_args(parser: argparse.ArgumentParser, threshold_help: str = "") 
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 
 
-def _detector(args, **options):
-    """The Detector that predict, stream and serve build from their shared options."""
+def _detector(args, ensemble: bool = False, **options):
+    """The Detector that predict, stream and serve build from their shared options; with
+    ``ensemble`` (predict), ``--model A,B`` builds an Ensemble."""
     from .calibrate import Calibration, Decision
-    from .predict import Detector
+    from .predict import Detector, Ensemble
 
     calibration = Calibration.load(args.calibration) if args.calibration else None
     threshold = None
@@ -104,6 +106,15 @@ def _detector(args, **options):
             raise ConfigError("--target-fpr reads its threshold from a calibration: pass "
                               "--calibration CAL.json")
         threshold = calibration.threshold_at_fpr(args.target_fpr)
+    if args.model and "," in args.model:
+        if not ensemble:
+            raise ConfigError(f"--model {args.model}: an ensemble of models is for `aasist "
+                              f"predict` and the Python API; here give one model")
+        if args.config or args.weights or args.overrides or args.threshold is not None:
+            raise ConfigError("an ensemble (--model A,B) takes bundled models and a fusion: "
+                              "not --config, --weights, --set or --threshold (use --target-fpr)")
+        return Ensemble(args.model.split(","), calibration, vad=args.vad, device=args.device,
+                        decision=Decision(prior=args.prior, threshold=threshold), **options)
     return Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
                     overrides=args.overrides, model=args.model, calibration=calibration,
                     decision=Decision(prior=args.prior, threshold=threshold), vad=args.vad,
@@ -151,7 +162,7 @@ def _cmd_metrics(args) -> int:
 def _cmd_predict(args) -> int:
     from .predict import ResultWriter, predict_paths
 
-    detector = _detector(args, hop_seconds=args.hop, aggregate=args.aggregate)
+    detector = _detector(args, ensemble=True, hop_seconds=args.hop, aggregate=args.aggregate)
     writer = ResultWriter(args.format, sys.stdout, timeline=args.timeline)
     failed = 0
     for result in predict_paths(detector, args.paths, timeline=args.timeline,
@@ -329,10 +340,17 @@ def _cmd_calibrate_fit(args) -> int:
     if args.scores:
         if args.model or args.config or args.weights:
             raise ConfigError("--model/--config/--weights score audio: use them with --audio")
-        cal = calibrate.fit_score_files(args.scores, spoof_prior=args.prior)
+        systems = args.systems.split(",") if args.systems else None
+        if systems and len(systems) != len(args.scores):
+            raise ConfigError(f"--systems names {len(systems)} system(s) for "
+                              f"{len(args.scores)} score file(s); give one name per file")
+        cal = calibrate.fit_score_files(args.scores, spoof_prior=args.prior, systems=systems)
     else:
         from .predict import calibrate_on_audio
 
+        if args.systems:
+            raise ConfigError("--systems names score files; with --audio the systems are "
+                              "the --model names")
         cal = calibrate_on_audio(args.audio, spoof_prior=args.prior, model=args.model,
                                  config=args.config, weights=args.weights, device=args.device,
                                  vad=args.vad)
@@ -367,7 +385,13 @@ def _add_calibrate_parser(sub) -> None:
     fit.add_argument("--audio", metavar="LABELS.csv",
                      help="instead: a CSV of labelled audio (columns path,label with label "
                           "bonafide or spoof), scored first with the model")
-    fit.add_argument("--model", default=None, help="with --audio: a bundled model")
+    fit.add_argument("--model", default=None,
+                     help="with --audio: a bundled model, or several (A,B) to fit their fusion "
+                          "for `predict --model A,B`")
+    fit.add_argument("--systems", default=None, metavar="A,B",
+                     help="with score files: their systems' names, one per file (default: the "
+                          "file names); name them after bundled models to use the fusion in "
+                          "`predict --model A,B`")
     fit.add_argument("--config", default=None, help="with --audio: a .conf file or bundled name")
     fit.add_argument("--weights", default=None, help="with --audio: the weights")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

@@ -118,7 +118,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 AGGREGATIONS = ("min", "mean")
 FORMATS = ("json", "csv")
-CSV_FIELDS = ("path", "score", "p_bonafide", "llr", "p_spoof", "label", "model", "calibration",
+CSV_FIELDS = ("path", "score", "scores", "p_bonafide", "llr", "p_spoof", "label", "model", "calibration",
               "duration_s", "sample_rate", "windows", "speech_s", "error")
 
 def p_bonafide(logit0: float, logit1: float) -> float:
@@ -355,10 +355,91 @@ class Detector:
         return result
 
 
+class Ensemble:
+    """Several bundled models, fused: each scores a file as a :class:`Detector` does, and a
+    fusion calibration (``aasist calibrate fit`` on several systems) turns their scores into
+    one LLR. ``predict --model A,B --calibration FUSION.json`` builds one.
+
+    Args:
+        models: bundled model names, in the fusion's order (its ``systems``).
+        calibration: the fusion JSON or :class:`~aasist.calibrate.Calibration`, fitted on
+            exactly these systems (``aasist calibrate fit --audio LABELS.csv --model A,B``,
+            or score files named with ``--systems A,B``).
+        decision, vad, device, hop_seconds, batch_size, aggregate: as for :class:`Detector`;
+            every member scores with them.
+
+    A member's score is the one a single model would be calibrated on: the bona fide logit of
+    the file's speech (``speech_score``) or, without VAD, of the file (``score``). The
+    result has ``scores`` (member name -> that score) in place of ``score`` and
+    ``p_bonafide``, which belong to one model; ``llr``, ``p_spoof`` and ``label`` are the
+    fusion's, ``model`` is the members' names joined by ``+``.
+    """
+
+    def __init__(self, models: Sequence[str], calibration: Any,
+                 decision: Optional[Decision] = None, vad: bool = True,
+                 device: Optional[str] = None, hop_seconds: Optional[float] = None,
+                 batch_size: Optional[int] = None, aggregate: str = "min"):
+        models = list(models)
+        if len(models) < 2 or len(set(models)) != len(models):
+            raise ConfigError(f"an ensemble takes two or more different models, got "
+                              f"{','.join(models) or 'none'}")
+        if calibration is None:
+            raise ConfigError(f"--model {','.join(models)} is an ensemble: pass the fusion "
+                              f"that combines them, --calibration FUSION.json (make one with "
+                              f"`aasist calibrate fit --audio LABELS.csv --model "
+                              f"{','.join(models)}`)")
+        if not isinstance(calibration, Calibration):
+            calibration = Calibration.load(calibration)
+        if list(calibration.systems) != models:
+            raise ConfigError(f"calibration {calibration.name} fuses "
+                              f"{','.join(calibration.systems)}, not {','.join(models)}: give "
+                              f"--model the fusion's systems in its order, or fit one for "
+                              f"these models")
+        self.calibration = calibration
+        self.decision = decision or Decision()
+        self.members = [Detector(model=m, device=device, hop_seconds=hop_seconds,
+                                 batch_size=batch_size, aggregate=aggregate, vad=vad)
+                        for m in models]
+        self.model_name = "+".join(models)
+
+    @property
+    def calibration_name(self) -> str:
+        return self.calibration.name
+
+    def warm_up(self) -> None:
+        for member in self.members:
+            member.warm_up()
+
+    def combine(self, results: Sequence[dict]) -> dict:
+        """The members' results for one file (in order) -> the ensemble's result."""
+        first = results[0]
+        errors = [f"{m.model_name}: {r['error']}" for m, r in zip(self.members, results)
+                  if "error" in r]
+        if errors:
+            return {"path": first["path"], "error": "; ".join(errors)}
+        out = {"path": first["path"],
+               "scores": {m.model_name: r.get("speech_score", r["score"])
+                          for m, r in zip(self.members, results)}}
+        if any(r["label"] == "no_speech" for r in results):
+            out.update(llr=None, p_spoof=None, label="no_speech")
+        else:
+            llr = float(self.calibration.llr(np.array([list(out["scores"].values())]))[0])
+            out.update(llr=llr, p_spoof=self.decision.p_spoof(llr),
+                       label=self.decision.label(llr))
+        out.update(model=self.model_name, calibration=self.calibration.name,
+                   **{k: first[k] for k in ("duration_s", "sample_rate", "windows", "speech_s")
+                      if k in first})
+        return out
+
+    def score(self, path_or_array: Any, sample_rate: Optional[int] = None) -> dict:
+        """One file or waveform (see :meth:`Detector.score`) -> the fused result."""
+        return self.combine([m.score(path_or_array, sample_rate) for m in self.members])
+
+
 # --------------------------------------------------------------------------- many files
 
 
-def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool = False,
+def predict_paths(detector: Union[Detector, "Ensemble"], paths: Iterable[PathLike], timeline: bool = False,
                   progress: bool = True, num_workers: Optional[int] = None) -> Iterator[dict]:
     """Score files and folders (recursively), yielding one result dict per file, in order.
 
@@ -367,6 +448,12 @@ def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool 
     "Throughput"). A file that cannot be scored yields ``{"path", "error"}`` and the rest
     go on. Progress: tqdm on stderr.
     """
+    if isinstance(detector, Ensemble):  # each member reads the files itself, in the same order
+        runs = [predict_paths(m, paths, progress=progress and i == 0, num_workers=num_workers)
+                for i, m in enumerate(detector.members)]
+        for results in zip(*runs):
+            yield detector.combine(results)
+        return
     entries = find_audio_files(paths)
     if num_workers is None:
         cuda = detector.engine.device.type == "cuda" and len(entries) > 1
@@ -383,27 +470,37 @@ def predict_paths(detector: Detector, paths: Iterable[PathLike], timeline: bool 
             yield result
 
 
-def calibrate_on_audio(labels: PathLike, spoof_prior: float = 0.5, model: Optional[str] = None,
+def calibrate_on_audio(labels: PathLike, spoof_prior: float = 0.5,
+                       model: Union[None, str, Sequence[str]] = None,
                        config: Optional[PathLike] = None, weights: Optional[PathLike] = None,
                        device: str = "cpu", vad: bool = True) -> Calibration:
     """`aasist calibrate fit --audio LABELS.csv`: score labelled audio with a model (as
-    `predict` scores it), then fit its calibration. What a user with a few hundred labelled
-    clips of their own kind of audio runs. A file that cannot be scored is an error naming it."""
+    `predict` scores it), then fit its calibration; several bundled models (a list, or
+    ``"A,B"``): fit their fusion, for ``predict --model A,B``. What a user with a few hundred
+    labelled clips of their own kind of audio runs. A file that cannot be scored is an error
+    naming it."""
     items = read_labels(labels)
-    detector = Detector(config, weights, device=device, model=model, vad=vad)
-    values, is_bona = [], []
-    for (audio, bona), result in zip(items, predict_paths(detector, [a for a, _ in items],
-                                                          progress=False)):
-        if "error" in result:
-            raise DataError(f"{labels}: {audio}: {result['error']}")
-        if result["label"] == "no_speech":
-            raise DataError(f"{labels}: {audio}: no speech in it; remove it from the labels "
-                            f"(or pass --no-vad)")
-        values.append(result.get("speech_score", result["score"]))
-        is_bona.append(bona)
-    name = model or (str(weights) if weights else "default")
-    return calibrate.fit(np.array(values), np.array(is_bona), [name], spoof_prior,
-                         data=[str(labels)], name=os.path.splitext(os.path.basename(labels))[0])
+    models = model.split(",") if isinstance(model, str) else list(model or [None])
+    if len(models) > 1 and (config or weights):
+        raise ConfigError("a fusion of several --model takes bundled models only, not "
+                          "--config/--weights")
+    columns = []
+    for name in models:
+        detector = Detector(config, weights, device=device, model=name, vad=vad)
+        values = []
+        for (audio, _), result in zip(items, predict_paths(detector, [a for a, _ in items],
+                                                           progress=False)):
+            if "error" in result:
+                raise DataError(f"{labels}: {audio}: {result['error']}")
+            if result["label"] == "no_speech":
+                raise DataError(f"{labels}: {audio}: no speech in it; remove it from the "
+                                f"labels (or pass --no-vad)")
+            values.append(result.get("speech_score", result["score"]))
+        columns.append(values)
+    systems = [m or (str(weights) if weights else "default") for m in models]
+    return calibrate.fit(np.array(columns).T, np.array([bona for _, bona in items]), systems,
+                         spoof_prior, data=[str(labels)],
+                         name=os.path.splitext(os.path.basename(labels))[0])
 
 
 # --------------------------------------------------------------------------- output
@@ -439,11 +536,13 @@ class ResultWriter:
                 self._csv.writeheader()
                 self._header = True
             row = dict(result)
+            if "scores" in row:  # an ensemble's member scores
+                row["scores"] = json.dumps(row["scores"], allow_nan=False)
             if self.timeline and "timeline" in row:
                 row["timeline"] = json.dumps(row["timeline"], allow_nan=False)
             self._csv.writerow(row)
         self.stream.flush()
 
 
-__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Detector", "ResultWriter",
+__all__ = ["AGGREGATIONS", "AUDIO_EXTENSIONS", "CSV_FIELDS", "FORMATS", "Detector", "Ensemble", "ResultWriter",
            "find_audio_files", "p_bonafide", "calibrate_on_audio", "predict_paths", "to_mono_float32"]
