@@ -457,6 +457,8 @@ def bench_predict(args, tmp: Path) -> list[dict]:
                  seconds_per_file=args.predict_seconds, windows=sum(r["windows"] for r in results),
                  batch_size=detector.batch_size, torch_threads=torch.get_num_threads(),
                  wall_s=wall, files_per_s=len(files) / wall, x_real_time=audio_s / wall,
+                 windows_per_s=sum(r["windows"] for r in results) / wall,
+                 vad=detector.vad is not None,
                  cpu_s=cpu, load_avg_1min_before=load_before)]
 
 
@@ -1024,6 +1026,9 @@ def main(argv: list[str] | None = None) -> None:
                "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                "load_avg_1min": os.getloadavg()[0]}
     print(f"machine: {machine}")
+    # the in-process sections (data, eval, predict, stream) run as the `aasist` command does:
+    # with its process settings (allocator tuning); the model workers apply their own
+    runtime.apply(runtime.Settings.from_env())
     rows = run(args)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
