@@ -1,7 +1,8 @@
-"""onnxruntime against our eager model: one forward pass of a batch of windows, on the CPU.
+"""onnxruntime (and torch.compile) against our eager model: one forward pass of a batch of
+windows, on the CPU.
 
     python -m experiments.export_speed [--model AASIST-L] [--batch 8] [--samples 64600]
-                                       [--runs 5] [--onnx FILE] [--json OUT]
+                                       [--runs 5] [--onnx FILE] [--compile] [--json OUT]
 
 "eager" is ``aasist.get_model(NAME)`` (the kernels :func:`aasist.runtime.kernels_for` picks
 for this CPU) under ``torch.inference_mode`` after ``aasist.runtime.apply(Settings())``, the
@@ -11,7 +12,8 @@ in an ``InferenceSession`` with its default options (CPU provider, as many intra
 physical cores). Both score the same noise; each gets one warm-up pass, then the median of
 --runs passes is reported (the two take turns, so other load on the machine weighs on both
 alike; the 1-minute load average before and after is reported), with the largest logit
-difference between the two. Prints a Markdown table (docs/export.md) and, with --json,
+difference between the two. ``--compile`` adds a third: ``torch.compile`` of the eager model
+(default inductor backend, static shapes; it needs a C++ compiler), with its compile time. Prints a Markdown table (docs/export.md) and, with --json,
 writes the numbers.
 """
 from __future__ import annotations
@@ -51,9 +53,10 @@ def _load() -> float:
         return 0.0
 
 
-def measure(model: str, batch: int, samples: int, runs: int, onnx_path: Path | None = None) -> dict:
+def measure(model: str, batch: int, samples: int, runs: int, onnx_path: Path | None = None,
+            compile: bool = False) -> dict:
     """Median seconds per forward pass of ``batch`` x ``samples`` for eager torch and
-    onnxruntime, and what they ran on."""
+    onnxruntime (and torch.compile), and what they ran on."""
     import onnxruntime  # optional dependency: the export extra
     import torch
 
@@ -77,8 +80,21 @@ def measure(model: str, batch: int, samples: int, runs: int, onnx_path: Path | N
             return session.run(["logits"], feed)[0]
 
         diff = float(np.abs(eager() - ort()).max())
+        passes = {"eager": eager, "onnxruntime": ort}
+        compiled = {}
+        if compile:
+            graph = torch.compile(net, dynamic=False)
+
+            def compiled_pass():
+                with torch.inference_mode():
+                    return graph(x).numpy()
+
+            start = time.perf_counter()
+            compiled["compile_diff"] = float(np.abs(eager() - compiled_pass()).max())
+            compiled["compile_first_pass_s"] = time.perf_counter() - start
+            passes["compile"] = compiled_pass
         load_before = _load()
-        medians = _alternating_medians(runs, eager=eager, onnxruntime=ort)
+        medians = _alternating_medians(runs, **passes)
         load_after = _load()
     audio_s = batch * samples / 16000
     return {
@@ -89,6 +105,7 @@ def measure(model: str, batch: int, samples: int, runs: int, onnx_path: Path | N
         "eager_s": medians["eager"], "onnxruntime_s": medians["onnxruntime"],
         "audio_s": audio_s, "load_before": load_before, "load_after": load_after,
         "max_abs_logit_diff": diff,
+        **({"compile_s": medians["compile"], **compiled} if compile else {}),
     }
 
 
@@ -96,6 +113,8 @@ def table(r: dict) -> str:
     """The Markdown table of :func:`measure`'s result."""
     rows = [("eager torch (`aasist.get_model`)", r["eager_s"]),
             ("onnxruntime (`aasist export` file)", r["onnxruntime_s"])]
+    if "compile_s" in r:
+        rows.append(("`torch.compile` of the eager model", r["compile_s"]))
     lines = [f"{r['model']}, batch {r['batch']} x {r['samples']:,} samples, median of "
              f"{r['runs']} runs; {r['date']}, {r['cpu']} ({r['threads']} threads, "
              f"{r['cpu_flags']}), torch {r['torch']}, onnxruntime {r['onnxruntime']}; "
@@ -108,6 +127,9 @@ def table(r: dict) -> str:
     lines.append("")
     lines.append(f"Largest logit difference between the two: {r['max_abs_logit_diff']:.1e}; "
                  f"1-minute load average {r['load_before']:.2f} before, {r['load_after']:.2f} after.")
+    if "compile_s" in r:
+        lines.append(f"torch.compile: first pass (compiling) {r['compile_first_pass_s']:.0f} s, "
+                     f"largest logit difference from eager {r['compile_diff']:.1e}.")
     return "\n".join(lines)
 
 
@@ -119,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--onnx", type=Path, default=None,
                         help="an exported file of --model (default: export one now)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile of the eager model (needs a C++ compiler)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
-    result = measure(args.model, args.batch, args.samples, args.runs, args.onnx)
+    result = measure(args.model, args.batch, args.samples, args.runs, args.onnx, args.compile)
     given = sys.argv[1:] if argv is None else argv
     result["command"] = " ".join(["python -m experiments.export_speed", *given])
     print(table(result))

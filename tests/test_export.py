@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -262,3 +263,19 @@ def test_the_speed_script_runs(exported, tmp_path):
     assert "| onnxruntime (`aasist export` file) |" in proc.stdout
     result = json.loads(out.read_text())
     assert result["max_abs_logit_diff"] < ATOL and result["eager_s"] > 0 < result["onnxruntime_s"]
+
+
+@needs_export
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),
+                    reason="torch.compile's inductor needs a C++ compiler")
+def test_the_speed_script_times_torch_compile(exported, tmp_path):
+    path = exported("AASIST-L")
+    out = tmp_path / "speed.json"
+    proc = subprocess.run([sys.executable, "-m", "experiments.export_speed", "--onnx", str(path),
+                           "--batch", "1", "--samples", "4502", "--runs", "1", "--compile",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| `torch.compile` of the eager model |" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["compile_diff"] < ATOL and result["compile_s"] > 0
