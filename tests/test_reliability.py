@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aasist.errors import AasistError, BusyError, DataError, DownloadError
+from aasist.errors import AasistError, DownloadError
 from aasist.fileio import FolderLock
 from conftest import CONFIG_DIR, LA_EVAL_LIKE, ROOT, run_cli, tiny_corpus
 
