@@ -413,10 +413,12 @@ class Ensemble:
     def combine(self, results: Sequence[dict]) -> dict:
         """The members' results for one file (in order) -> the ensemble's result."""
         first = results[0]
-        errors = [f"{m.model_name}: {r['error']}" for m, r in zip(self.members, results)
-                  if "error" in r]
-        if errors:
-            return {"path": first["path"], "error": "; ".join(errors)}
+        errors = {r["error"]: m.model_name for m, r in zip(self.members, results) if "error" in r}
+        if errors:  # a file that cannot be read fails alike for every member: say it once
+            if len(errors) == 1 and all("error" in r for r in results):
+                return {"path": first["path"], "error": next(iter(errors))}
+            return {"path": first["path"],
+                    "error": "; ".join(f"{name}: {e}" for e, name in errors.items())}
         out = {"path": first["path"],
                "scores": {m.model_name: r.get("speech_score", r["score"])
                           for m, r in zip(self.members, results)}}

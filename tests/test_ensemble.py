@@ -91,11 +91,13 @@ def test_fit_a_fusion_on_labelled_audio_then_predict_with_it(tmp_path, capsys):
     assert cal.systems == PAIR and len(cal.weights) == 2 and cal.counts == {"bonafide": 2, "spoof": 2}
 
     files = [tmp_path / f"{i}.wav" for i in range(4)]
-    lines = run_cli(capsys, "predict", *files, "--model", "AASIST-L,AASIST", "--calibration", fusion,
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really")
+    lines = run_cli(capsys, "predict", *files, tmp_path / "broken.wav", "--model", "AASIST-L,AASIST", "--calibration", fusion,
                     "--no-vad", "--quiet")
-    assert lines.returncode == 0, lines.stderr
-    results = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert lines.returncode == 1 and "1 file(s) could not be scored" in lines.stderr
+    *results, broken = [json.loads(line) for line in lines.stdout.splitlines()]
     assert [r["path"] for r in results] == [str(f) for f in files]
+    assert set(broken) == {"path", "error"} and broken["error"].count("cannot decode") == 1
     for r in results:
         assert r["model"] == "AASIST-L+AASIST" and set(r["scores"]) == set(PAIR)
         assert r["llr"] == pytest.approx(float(cal.llr(np.array([[r["scores"][m] for m in PAIR]]))[0]))
