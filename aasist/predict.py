@@ -131,6 +131,12 @@ def p_bonafide(logit0: float, logit1: float) -> float:
 
 
 
+def calibration_score(result: Mapping[str, Any]) -> float:
+    """The score of a file's result that a calibration maps: the bona fide logit of its speech
+    (``speech_score``), or of the whole file where no VAD ran (``score``)."""
+    return result.get("speech_score", result["score"])
+
+
 # --------------------------------------------------------------------------- detector
 
 
@@ -420,7 +426,7 @@ class Ensemble:
             return {"path": first["path"],
                     "error": "; ".join(f"{name}: {e}" for e, name in errors.items())}
         out = {"path": first["path"],
-               "scores": {m.model_name: r.get("speech_score", r["score"])
+               "scores": {m.model_name: calibration_score(r)
                           for m, r in zip(self.members, results)}}
         if any(r["label"] == "no_speech" for r in results):
             out.update(llr=None, p_spoof=None, label="no_speech")
@@ -451,6 +457,9 @@ def predict_paths(detector: Union[Detector, "Ensemble"], paths: Iterable[PathLik
     go on. Progress: tqdm on stderr.
     """
     if isinstance(detector, Ensemble):  # each member reads the files itself, in the same order
+        if timeline:
+            raise ConfigError("--timeline shows one model's windows; an ensemble fuses whole "
+                              "files: run predict with one --model for a timeline")
         runs = [predict_paths(m, paths, progress=progress and i == 0, num_workers=num_workers)
                 for i, m in enumerate(detector.members)]
         for results in zip(*runs):
@@ -497,7 +506,7 @@ def calibrate_on_audio(labels: PathLike, spoof_prior: float = 0.5,
             if result["label"] == "no_speech":
                 raise DataError(f"{labels}: {audio}: no speech in it; remove it from the "
                                 f"labels (or pass --no-vad)")
-            values.append(result.get("speech_score", result["score"]))
+            values.append(calibration_score(result))
         columns.append(values)
     systems = [m or (str(weights) if weights else "default") for m in models]
     return calibrate.fit(np.array(columns).T, np.array([bona for _, bona in items]), systems,

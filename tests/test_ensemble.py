@@ -55,6 +55,7 @@ def test_an_ensemble_needs_the_fusion_of_exactly_its_models(models, calibration,
 @pytest.mark.parametrize("command,extra,message", [
     ("stream", [], "for `aasist predict`"),
     ("predict", ["--threshold", "0"], "not --config, --weights, --set or --threshold"),
+    ("predict", ["--timeline"], "one --model for a timeline"),
 ])
 def test_ensemble_options_that_do_not_apply_are_one_line_errors(tmp_path, capsys, command, extra, message):
     _fusion().save(tmp_path / "pair.json")
