@@ -106,6 +106,7 @@ def _detector(args, ensemble: bool = False, **options):
             raise ConfigError("--target-fpr reads its threshold from a calibration: pass "
                               "--calibration CAL.json")
         threshold = calibration.threshold_at_fpr(args.target_fpr)
+    decision = Decision(prior=args.prior, threshold=threshold)
     if args.model and "," in args.model:
         if not ensemble:
             raise ConfigError(f"--model {args.model}: an ensemble of models is for `aasist "
@@ -114,11 +115,10 @@ def _detector(args, ensemble: bool = False, **options):
             raise ConfigError("an ensemble (--model A,B) takes bundled models and a fusion: "
                               "not --config, --weights, --set or --threshold (use --target-fpr)")
         return Ensemble(args.model.split(","), calibration, vad=args.vad, device=args.device,
-                        decision=Decision(prior=args.prior, threshold=threshold), **options)
+                        decision=decision, **options)
     return Detector(args.config, args.weights, device=args.device, threshold=args.threshold,
                     overrides=args.overrides, model=args.model, calibration=calibration,
-                    decision=Decision(prior=args.prior, threshold=threshold), vad=args.vad,
-                    **options)
+                    decision=decision, vad=args.vad, **options)
 
 
 def _cmd_train(args) -> int:
